@@ -1,0 +1,10 @@
+DROP TABLE audit_chain_heads;
+DROP TABLE audit_events;
+DROP TABLE patients;
+DROP TABLE login_failures;
+DROP TABLE sessions;
+DROP TABLE recovery_codes;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE pharmacies;
+DROP FUNCTION audit_events_append_only();

@@ -1,0 +1,11 @@
+DROP TRIGGER audit_events_no_delete;
+DROP TRIGGER audit_events_no_update;
+DROP TABLE audit_chain_heads;
+DROP TABLE audit_events;
+DROP TABLE patients;
+DROP TABLE login_failures;
+DROP TABLE sessions;
+DROP TABLE recovery_codes;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE pharmacies;

@@ -1,0 +1,159 @@
+//! The `pharmacy` command line (clap): serve, migrate, demo, staff accounts,
+//! pharmacies, audit verification.
+
+mod admin;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::clock::SystemClock;
+use crate::config::{Settings, Validated};
+use crate::db::{self, Pool, PoolOptions};
+use crate::web::AppState;
+
+/// Prescription intake, dispensing checks, online medication guidance and home
+/// delivery for Japanese pharmacies.
+#[derive(Debug, Parser)]
+#[command(name = "pharmacy", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file layered over the embedded defaults (environment
+    /// variables PHARMACY__SECTION__KEY override both).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service from configuration (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a fresh demo database under var/demo/, seed it with two pharmacies,
+    /// staff and patients, and serve it on 127.0.0.1:8080 (second factor not
+    /// enforced, DEMO banner shown).
+    Demo {
+        /// Address to serve the demo on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Manage pharmacies (店舗) of the chain.
+    #[command(subcommand)]
+    Pharmacy(admin::PharmacyCommand),
+    /// Audit trail tools.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()).and_then(Settings::validate) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings);
+    let result = match cli.command {
+        Command::Serve => serve(settings),
+        Command::Migrate => migrate(&settings).map(|_| ()),
+        Command::Demo { listen } => crate::demo::run(settings, &listen),
+        Command::User(c) => admin::user(&settings, c),
+        Command::Pharmacy(c) => admin::pharmacy(&settings, c),
+        Command::Audit(c) => admin::audit(&settings, c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(settings: &Validated) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&settings.raw.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if settings.raw.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// A command-line failure, shown as `error: ...`.
+pub type CliResult<T> = Result<T, String>;
+
+/// Opens the configured database.
+pub fn open_pool(settings: &Validated) -> CliResult<Pool> {
+    let d = &settings.raw.database;
+    db::connect(
+        &settings.database,
+        &PoolOptions {
+            max_size: d.pool_size,
+            connect_timeout: std::time::Duration::from_secs(d.connect_timeout_secs),
+            sqlite_busy_timeout_ms: d.sqlite_busy_timeout_ms,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Opens the database and applies pending migrations.
+pub fn migrate(settings: &Validated) -> CliResult<Pool> {
+    let pool = open_pool(settings)?;
+    let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
+    let applied = db::run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))?;
+    for m in &applied {
+        tracing::info!(migration = %m, "applied");
+    }
+    eprintln!(
+        "database ({}) is up to date; {} migration(s) applied",
+        settings.database.backend(),
+        applied.len()
+    );
+    drop(conn);
+    Ok(pool)
+}
+
+/// Serves `state` on the configured address until stopped, with housekeeping.
+pub fn run_server(state: AppState, listener: TcpListener) -> CliResult<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let housekeeping = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                let now = housekeeping.clock.now();
+                let _ = housekeeping
+                    .db(move |conn| crate::auth::session::purge_expired(conn, now))
+                    .await;
+            }
+        });
+        crate::web::server::run(state, listener)
+            .await
+            .map_err(|e| format!("server: {e}"))
+    })
+}
+
+fn serve(settings: Validated) -> CliResult<()> {
+    let pool = migrate(&settings)?;
+    let listener = TcpListener::bind(settings.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    eprintln!("pharmacy listening on {}", settings.public_url());
+    let state = AppState::new(pool, settings, Arc::new(SystemClock), false);
+    run_server(state, listener)
+}

@@ -1,0 +1,144 @@
+//! Table definitions shared by both backends (hand-written; both migration trees
+//! produce exactly these tables and columns, which `scripts/check-migrations.sh` verifies).
+
+diesel::table! {
+    pharmacies (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        postal_code -> Text,
+        address -> Text,
+        phone -> Text,
+        email -> Text,
+        founder -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        totp_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamp>,
+        totp_last_step -> Nullable<BigInt>,
+        disabled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (pharmacy_id, user_id) {
+        pharmacy_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        stage -> Text,
+        csrf_token -> Text,
+        pending_totp_secret -> Nullable<Text>,
+        client_addr -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        account -> Text,
+        client_addr -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    patients (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        name_kanji -> Text,
+        name_kana -> Text,
+        name_kana_key -> Text,
+        birth_date -> Date,
+        sex -> Text,
+        postal_code -> Nullable<Text>,
+        address -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        insurer_number -> Nullable<Text>,
+        insured_symbol -> Nullable<Text>,
+        insured_number -> Nullable<Text>,
+        insured_branch -> Nullable<Text>,
+        public_expenses -> Text,
+        allergies -> Text,
+        notes -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (chain_key, seq) {
+        chain_key -> Text,
+        seq -> BigInt,
+        id -> Text,
+        occurred_at -> Timestamp,
+        pharmacy_id -> Nullable<Text>,
+        actor_user_id -> Nullable<Text>,
+        actor_name -> Nullable<Text>,
+        action -> Text,
+        subject_type -> Nullable<Text>,
+        subject_id -> Nullable<Text>,
+        outcome -> Text,
+        client_addr -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        detail -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_chain_heads (chain_key) {
+        chain_key -> Text,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(memberships -> pharmacies (pharmacy_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    pharmacies,
+    users,
+    memberships,
+    recovery_codes,
+    sessions,
+    login_failures,
+    patients,
+    audit_events,
+    audit_chain_heads,
+);

@@ -1,0 +1,149 @@
+//! `pharmacy demo`: a fresh database under `var/demo/` with two pharmacies of one
+//! chain, one account per role and sample patients, served on localhost. Demo
+//! accounts may skip second-factor enrolment (only here) and every page shows a
+//! DEMO banner.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use crate::auth::hashing::hash_password;
+use crate::cli::{migrate, run_server, CliResult};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Validated;
+use crate::context::Ctx;
+use crate::db::{DatabaseUrl, DbConnection};
+use crate::domain::patient::{PatientInput, PublicExpense};
+use crate::domain::pharmacy::PharmacyInput;
+use crate::domain::role::Role;
+use crate::web::AppState;
+use crate::{patients, pharmacies, users};
+
+/// Password of every demo account.
+pub const DEMO_PASSWORD: &str = "kusuri-demo-2026";
+
+/// Demo accounts: (username, display name, role in the main pharmacy).
+pub const DEMO_USERS: [(&str, &str, Role); 4] = [
+    ("admin", "管理 花子", Role::Admin),
+    ("pharmacist", "薬師 太郎", Role::Pharmacist),
+    ("clerk", "事務 次郎", Role::Clerk),
+    ("courier", "配送 三郎", Role::Courier),
+];
+
+fn pharmacy(code: &str, name: &str, address: &str, phone: &str) -> PharmacyInput {
+    PharmacyInput {
+        code: code.into(),
+        name: name.into(),
+        postal_code: "160-0022".into(),
+        address: address.into(),
+        phone: phone.into(),
+        email: "info@sakura-pharmacy.example".into(),
+        founder: "株式会社さくら薬局".into(),
+    }
+}
+
+fn patient(kanji: &str, kana: &str, birth: &str, sex: &str, insurer: &str, number: &str) -> PatientInput {
+    PatientInput {
+        name_kanji: kanji.into(),
+        name_kana: kana.into(),
+        birth_date: birth.into(),
+        sex: sex.into(),
+        postal_code: Some("160-0022".into()),
+        address: Some("東京都新宿区新宿1-2-3".into()),
+        phone: Some("090-1234-5678".into()),
+        insurer_number: Some(insurer.into()),
+        insured_symbol: Some("12".into()),
+        insured_number: Some(number.into()),
+        insured_branch: Some("01".into()),
+        ..PatientInput::default()
+    }
+}
+
+/// Seeds a migrated, empty database. Returns the main pharmacy's id.
+pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
+    let ctx = Ctx::operator(SystemClock.now());
+    let main = pharmacies::create(
+        conn,
+        &ctx,
+        &pharmacy("1341234567", "さくら薬局 新宿本店", "東京都新宿区新宿3-1-1", "03-1234-5678"),
+    )
+    .map_err(|e| e.to_string())?;
+    let branch = pharmacies::create(
+        conn,
+        &ctx,
+        &pharmacy("1341234575", "さくら薬局 駅前店", "東京都新宿区西新宿1-1-1", "03-2345-6789"),
+    )
+    .map_err(|e| e.to_string())?;
+    let hash = hash_password(DEMO_PASSWORD, iterations);
+    for (username, name, role) in DEMO_USERS {
+        let id = users::add(conn, &ctx, &main.id, username, name, role, &hash)
+            .map_err(|e| e.to_string())?;
+        if role == Role::Admin {
+            users::set_role(conn, &ctx, &branch.id, &id, Role::Admin, true)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let mut samples = vec![
+        patient("山田 太郎", "ヤマダ タロウ", "1958-04-12", "male", "01130012", "1001"),
+        patient("佐藤 花子", "サトウ ハナコ", "1972-11-03", "female", "06130017", "2002"),
+        patient("鈴木 一郎", "スズキ イチロウ", "1945-01-30", "male", "39131016", "3003"),
+        patient("高橋 美咲", "タカハシ ミサキ", "1990-07-21", "female", "01130012", "4004"),
+        patient("田中 健", "タナカ ケン", "2015-05-05", "male", "138057", "5005"),
+        patient("伊藤 さくら", "イトウ サクラ", "1983-03-15", "female", "06130017", "6006"),
+    ];
+    samples[2].allergies = Some("ペニシリン系抗菌薬で発疹".into());
+    samples[4].public_expenses = vec![PublicExpense {
+        payer_number: "88136015".into(),
+        recipient_number: Some("1234566".into()),
+    }];
+    for p in &samples {
+        patients::create(conn, &ctx, &main.id, p).map_err(|e| e.to_string())?;
+    }
+    patients::create(
+        conn,
+        &ctx,
+        &branch.id,
+        &patient("渡辺 直子", "ワタナベ ナオコ", "1966-09-09", "female", "01130012", "7007"),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(main.id)
+}
+
+/// Runs the demo.
+pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
+    let dir = std::path::Path::new("var/demo");
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    settings.database = DatabaseUrl::Sqlite(dir.join("pharmacy.db"));
+    settings.listen = listen
+        .parse()
+        .map_err(|_| format!("--listen: `{listen}` is not an address like 127.0.0.1:8080"))?;
+    if !settings.listen.ip().is_loopback() {
+        return Err("the demo only serves on a loopback address".into());
+    }
+    settings.raw.server.cookie_secure = false;
+    settings.raw.server.public_url = String::new();
+    settings.tls = None;
+    settings.raw.mail.file_dir = dir.join("mail").display().to_string();
+
+    let pool = migrate(&settings)?;
+    {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        seed(&mut conn, settings.raw.security.pbkdf2_iterations)?;
+    }
+    let listener = TcpListener::bind(settings.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let url = settings.public_url();
+    println!();
+    println!("  DEMO: pharmacy console at {url}/");
+    println!("  Sign in with any of these accounts (password: {DEMO_PASSWORD}):");
+    for (username, _, role) in DEMO_USERS {
+        println!("    {username:<11} {} ({})", role.as_str(), role.label());
+    }
+    println!("  Second-factor enrolment is optional in the demo only.");
+    println!("  Data: var/demo/pharmacy.db (recreated at every start). Stop with Ctrl-C.");
+    println!();
+    let state = AppState::new(pool, settings, Arc::new(SystemClock), true);
+    run_server(state, listener)
+}

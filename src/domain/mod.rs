@@ -1,0 +1,10 @@
+//! Pure types and rules of the pharmacy's domain: no I/O, no database. Input from
+//! people is parsed here into types that cannot hold invalid values.
+
+pub mod audit;
+pub mod fields;
+pub mod password;
+pub mod patient;
+pub mod pharmacy;
+pub mod role;
+pub mod text;

@@ -1,0 +1,23 @@
+//! pharmacy: prescription intake, dispensing checks, online medication guidance
+//! (オンライン服薬指導) and home delivery for Japanese pharmacies.
+//!
+//! Layout: `domain` holds pure rules; `db` the storage over SQLite/PostgreSQL;
+//! `audit`, `auth`, `patients`, `pharmacies`, `users` the use cases (service
+//! functions taking a connection, a context and input); `web` and `routes` the
+//! HTTP side; `cli` the command line.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod patients;
+pub mod pharmacies;
+pub mod routes;
+pub mod users;
+pub mod web;

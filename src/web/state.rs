@@ -1,0 +1,116 @@
+//! Shared state of the running service and the bridge from async handlers to
+//! blocking database work.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use chrono::Duration;
+
+use crate::auth::hashing::Hasher;
+use crate::auth::login::LoginPolicy;
+use crate::auth::session::Limits;
+use crate::clock::SharedClock;
+use crate::config::Validated;
+use crate::context::{Actor, Ctx};
+use crate::db::{DbConnection, Pool};
+use crate::error::AppError;
+
+/// Everything request handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Arc<Validated>,
+    pub clock: SharedClock,
+    pub hasher: Hasher,
+    /// Set only by `pharmacy demo`: shows a DEMO banner and lets demo accounts skip
+    /// second-factor enrolment.
+    pub demo_mode: bool,
+}
+
+/// Per-request data set by the outermost middleware.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_addr: String,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(pool: Pool, settings: Validated, clock: SharedClock, demo_mode: bool) -> AppState {
+        let hasher = Hasher::new(
+            settings.raw.security.pbkdf2_iterations,
+            settings.raw.security.max_concurrent_hashes,
+        );
+        AppState {
+            pool,
+            settings: Arc::new(settings),
+            clock,
+            hasher,
+            demo_mode,
+        }
+    }
+
+    /// Session time limits from configuration.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            idle: Duration::minutes(self.settings.raw.security.session_idle_minutes),
+            absolute: Duration::hours(self.settings.raw.security.session_absolute_hours),
+        }
+    }
+
+    /// Sign-in policy from configuration.
+    pub fn login_policy(&self) -> LoginPolicy {
+        let s = &self.settings.raw.security;
+        LoginPolicy {
+            max_failures_per_account: s.max_failed_logins_per_account_per_hour,
+            max_failures_per_addr: s.max_failed_logins_per_ip_per_hour,
+            limits: self.limits(),
+            demo_mode: self.demo_mode,
+        }
+    }
+
+    /// Name of the session cookie. With `Secure`, the `__Host-` prefix also pins
+    /// it to this host and path `/`.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.settings.raw.server.cookie_secure {
+            "__Host-pharmacy_session"
+        } else {
+            "pharmacy_session"
+        }
+    }
+
+    /// Name of the pre-sign-in CSRF cookie (double submit on the sign-in form).
+    pub fn csrf_cookie_name(&self) -> &'static str {
+        if self.settings.raw.server.cookie_secure {
+            "__Host-pharmacy_csrf"
+        } else {
+            "pharmacy_csrf"
+        }
+    }
+
+    /// A context for `actor` in this request.
+    pub fn ctx(&self, meta: &RequestMeta, actor: Actor) -> Ctx {
+        Ctx {
+            actor,
+            client_addr: meta.client_addr.clone(),
+            request_id: Some(meta.request_id.clone()),
+            now: self.clock.now(),
+        }
+    }
+
+    /// Runs blocking database work on the blocking pool with a pooled connection.
+    pub async fn db<T, E, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || -> Result<T, AppError> {
+            let mut conn = pool.get()?;
+            f(&mut conn).map_err(Into::into)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+}
