@@ -220,20 +220,21 @@ pub async fn sign_in(
         _ => None,
     };
 
-    // Phase 3: record the outcome.
-    run_db(pool, move |conn| {
-        write_transaction(conn, |c| {
+    // Phase 3: record the outcome. Failures are committed too (they feed the
+    // limits and the audit trail), so the transaction yields `Ok(Err(..))` for them.
+    let outcome = run_db(pool, move |conn| {
+        write_transaction(conn, |c| -> Result<Result<Issued, LoginError>, LoginError> {
             let Some(acct) = found else {
                 record_failure(c, &ctx, &account, None, "unknown account")?;
-                return Err(LoginError::InvalidCredentials);
+                return Ok(Err(LoginError::InvalidCredentials));
             };
             if verified == Verified::No {
                 record_failure(c, &ctx, &account, Some(&acct.id), "wrong password")?;
-                return Err(LoginError::InvalidCredentials);
+                return Ok(Err(LoginError::InvalidCredentials));
             }
             if acct.disabled {
                 record_failure(c, &ctx, &account, Some(&acct.id), "account disabled")?;
-                return Err(LoginError::InvalidCredentials);
+                return Ok(Err(LoginError::InvalidCredentials));
             }
             // Failures may have piled up while the hash was computed.
             let counts = failures_within_hour(c, &ctx, &account)?;
@@ -244,7 +245,7 @@ pub async fn sign_in(
                         .subject("user", &acct.id)
                         .detail(reason)
                 })?;
-                return Err(LoginError::RateLimited);
+                return Ok(Err(LoginError::RateLimited));
             }
             if let Some(h) = &new_hash {
                 diesel::update(users::table.find(&acct.id))
@@ -271,14 +272,15 @@ pub async fn sign_in(
                     .subject("user", &acct.id)
                     .detail(detail.clone())
             })?;
-            Ok(Issued {
+            Ok(Ok(Issued {
                 token,
                 csrf_token,
                 stage,
-            })
+            }))
         })
     })
-    .await
+    .await?;
+    outcome
 }
 
 /// Which second factor the person typed.

@@ -99,16 +99,14 @@ fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> std::io::Result<ru
     .map_err(std::io::Error::other)
 }
 
-/// Runs the server on `listener` until it is stopped.
-pub async fn run(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+/// Builds the server on `listener` (not yet running).
+pub fn build(
+    state: AppState,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
     let tls = state.settings.tls.clone();
     let hsts = tls.is_some();
-    let workers = match state.settings.raw.server.workers {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
-        n => n,
-    };
     let server = HttpServer::new(move || {
         App::new()
             .configure(configure(state.clone()))
@@ -117,9 +115,21 @@ pub async fn run(state: AppState, listener: TcpListener) -> std::io::Result<()> 
             .wrap(actix_web::middleware::from_fn(middleware::request_meta))
     })
     .workers(workers);
-    let server = match tls {
-        Some((cert, key)) => server.listen_rustls_0_23(listener, load_tls(&cert, &key)?)?,
-        None => server.listen(listener)?,
+    Ok(match tls {
+        Some((cert, key)) => server
+            .listen_rustls_0_23(listener, load_tls(&cert, &key)?)?
+            .run(),
+        None => server.listen(listener)?.run(),
+    })
+}
+
+/// Runs the server on `listener` until it is stopped (Ctrl-C or SIGTERM).
+pub async fn run(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+    let workers = match state.settings.raw.server.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
     };
-    server.run().await
+    build(state, listener, workers)?.await
 }

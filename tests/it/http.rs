@@ -1,0 +1,85 @@
+//! Cross-cutting HTTP behaviour: health, OpenAPI, security headers, unknown routes.
+
+use pharmacy::domain::role::Role;
+
+use crate::common::TestApp;
+
+#[actix_web::test]
+async fn health_reports_the_database() {
+    let app = TestApp::spawn().await;
+    let r = app.client().get("/healthz").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+}
+
+#[actix_web::test]
+async fn openapi_describes_every_api_route() {
+    let app = TestApp::spawn().await;
+    let doc = app.client().get("/api/openapi.json").await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/session",
+        "/api/v1/session/second-factor",
+        "/api/v1/account/second-factor",
+        "/api/v1/account/password",
+        "/api/v1/pharmacies/{pharmacy_id}/patients",
+        "/api/v1/pharmacies/{pharmacy_id}/patients/{patient_id}",
+        "/api/v1/pharmacies/{pharmacy_id}/users",
+        "/api/v1/pharmacies/{pharmacy_id}/audit",
+    ] {
+        assert!(paths.contains_key(p), "missing {p}");
+    }
+}
+
+#[actix_web::test]
+async fn security_headers_and_no_inline_scripts() {
+    let app = TestApp::spawn().await;
+    let r = app.client().get("/login").await;
+    assert_eq!(r.status, 200);
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert!(r.header("referrer-policy").is_some());
+    assert!(r.header("x-request-id").is_some());
+    assert!(r.header("strict-transport-security").is_none(), "no HSTS without TLS");
+    assert!(!r.text().contains("<script"));
+    let css = app.client().get("/static/app.css").await;
+    assert_eq!(css.status, 200);
+}
+
+#[actix_web::test]
+async fn unknown_routes_answer_404_in_the_right_format() {
+    let app = TestApp::spawn().await;
+    let r = app.client().get("/api/v1/nothing-here").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["code"], "not_found");
+    let r = app.client().get("/nothing-here").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("<html"));
+}
+
+#[actix_web::test]
+async fn console_pages_render_for_each_role() {
+    let app = TestApp::spawn().await;
+    let p = app.pharmacy("1341234567", "本店");
+    app.user(&p, "clerk1", Role::Clerk);
+    let id = app.patient(&p, "山田 太郎", "ヤマダ タロウ");
+    let c = app.signed_in("clerk1", None).await;
+    for path in [
+        format!("/p/{p}"),
+        format!("/p/{p}/patients"),
+        format!("/p/{p}/patients/new"),
+        format!("/p/{p}/patients/{id}"),
+        format!("/p/{p}/patients/{id}/edit"),
+        "/account".to_string(),
+    ] {
+        let r = c.get(&path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    assert_eq!(c.get(&format!("/p/{p}/users")).await.status, 403);
+    // Not signed in: redirected to sign-in.
+    let r = app.client().get(&format!("/p/{p}/patients")).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location").as_deref(), Some("/login"));
+}

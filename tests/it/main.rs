@@ -1,0 +1,12 @@
+//! Integration tests: the real app over HTTP on a random port, its own database per
+//! test, on the backend named by `TEST_BACKEND` (scripts/test.sh runs both).
+
+mod common;
+
+mod audit_chain;
+mod auth;
+mod cli;
+mod http;
+mod patients;
+mod storage;
+mod users;
