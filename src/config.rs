@@ -178,7 +178,10 @@ impl Settings {
         let listen: SocketAddr = self.server.listen.parse().map_err(|_| {
             invalid(
                 "server.listen",
-                format!("`{}` is not an address like 127.0.0.1:8080", self.server.listen),
+                format!(
+                    "`{}` is not an address like 127.0.0.1:8080",
+                    self.server.listen
+                ),
             )
         })?;
         let database = DatabaseUrl::parse(&self.database.url)
@@ -204,8 +207,7 @@ impl Settings {
                 "must be between 1 and 15",
             ));
         }
-        if self.security.session_absolute_hours <= 0 || self.security.session_absolute_hours > 12
-        {
+        if self.security.session_absolute_hours <= 0 || self.security.session_absolute_hours > 12 {
             return Err(invalid(
                 "security.session_absolute_hours",
                 "must be between 1 and 12",
@@ -257,7 +259,10 @@ impl Settings {
                 format!("`{}` is not one of file, smtp", self.mail.transport),
             ));
         }
-        if !matches!(self.mail.smtp.security.as_str(), "starttls" | "tls" | "none") {
+        if !matches!(
+            self.mail.smtp.security.as_str(),
+            "starttls" | "tls" | "none"
+        ) {
             return Err(invalid(
                 "mail.smtp.security",
                 format!(

@@ -41,7 +41,14 @@ fn pharmacy(code: &str, name: &str, address: &str, phone: &str) -> PharmacyInput
     }
 }
 
-fn patient(kanji: &str, kana: &str, birth: &str, sex: &str, insurer: &str, number: &str) -> PatientInput {
+fn patient(
+    kanji: &str,
+    kana: &str,
+    birth: &str,
+    sex: &str,
+    insurer: &str,
+    number: &str,
+) -> PatientInput {
     PatientInput {
         name_kanji: kanji.into(),
         name_kana: kana.into(),
@@ -64,13 +71,23 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
     let main = pharmacies::create(
         conn,
         &ctx,
-        &pharmacy("1341234567", "さくら薬局 新宿本店", "東京都新宿区新宿3-1-1", "03-1234-5678"),
+        &pharmacy(
+            "1341234567",
+            "さくら薬局 新宿本店",
+            "東京都新宿区新宿3-1-1",
+            "03-1234-5678",
+        ),
     )
     .map_err(|e| e.to_string())?;
     let branch = pharmacies::create(
         conn,
         &ctx,
-        &pharmacy("1341234575", "さくら薬局 駅前店", "東京都新宿区西新宿1-1-1", "03-2345-6789"),
+        &pharmacy(
+            "1341234575",
+            "さくら薬局 駅前店",
+            "東京都新宿区西新宿1-1-1",
+            "03-2345-6789",
+        ),
     )
     .map_err(|e| e.to_string())?;
     let hash = hash_password(DEMO_PASSWORD, iterations);
@@ -83,12 +100,54 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
         }
     }
     let mut samples = vec![
-        patient("山田 太郎", "ヤマダ タロウ", "1958-04-12", "male", "01130012", "1001"),
-        patient("佐藤 花子", "サトウ ハナコ", "1972-11-03", "female", "06130017", "2002"),
-        patient("鈴木 一郎", "スズキ イチロウ", "1945-01-30", "male", "39131016", "3003"),
-        patient("高橋 美咲", "タカハシ ミサキ", "1990-07-21", "female", "01130012", "4004"),
-        patient("田中 健", "タナカ ケン", "2015-05-05", "male", "138057", "5005"),
-        patient("伊藤 さくら", "イトウ サクラ", "1983-03-15", "female", "06130017", "6006"),
+        patient(
+            "山田 太郎",
+            "ヤマダ タロウ",
+            "1958-04-12",
+            "male",
+            "01130012",
+            "1001",
+        ),
+        patient(
+            "佐藤 花子",
+            "サトウ ハナコ",
+            "1972-11-03",
+            "female",
+            "06130017",
+            "2002",
+        ),
+        patient(
+            "鈴木 一郎",
+            "スズキ イチロウ",
+            "1945-01-30",
+            "male",
+            "39131016",
+            "3003",
+        ),
+        patient(
+            "高橋 美咲",
+            "タカハシ ミサキ",
+            "1990-07-21",
+            "female",
+            "01130012",
+            "4004",
+        ),
+        patient(
+            "田中 健",
+            "タナカ ケン",
+            "2015-05-05",
+            "male",
+            "138057",
+            "5005",
+        ),
+        patient(
+            "伊藤 さくら",
+            "イトウ サクラ",
+            "1983-03-15",
+            "female",
+            "06130017",
+            "6006",
+        ),
     ];
     samples[2].allergies = Some("ペニシリン系抗菌薬で発疹".into());
     samples[4].public_expenses = vec![PublicExpense {
@@ -102,7 +161,14 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
         conn,
         &ctx,
         &branch.id,
-        &patient("渡辺 直子", "ワタナベ ナオコ", "1966-09-09", "female", "01130012", "7007"),
+        &patient(
+            "渡辺 直子",
+            "ワタナベ ナオコ",
+            "1966-09-09",
+            "female",
+            "01130012",
+            "7007",
+        ),
     )
     .map_err(|e| e.to_string())?;
     Ok(main.id)

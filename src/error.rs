@@ -100,7 +100,9 @@ impl AppError {
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
-            diesel::result::Error::NotFound => AppError::NotFound("見つかりません (not found)".into()),
+            diesel::result::Error::NotFound => {
+                AppError::NotFound("見つかりません (not found)".into())
+            }
             other => AppError::Internal(format!("database: {other}")),
         }
     }

@@ -224,5 +224,7 @@ pub fn list(
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `\` as the escape character.
 pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

@@ -106,8 +106,14 @@ pub fn confirm(
             session::set_pending_secret(c, &sess.id_hash, None)?;
             None
         } else {
-            let (token, csrf_token) =
-                session::advance(c, sess, Stage::Active, &ctx.client_addr, ctx.now, policy.limits)?;
+            let (token, csrf_token) = session::advance(
+                c,
+                sess,
+                Stage::Active,
+                &ctx.client_addr,
+                ctx.now,
+                policy.limits,
+            )?;
             Some(Issued {
                 token,
                 csrf_token,
@@ -118,7 +124,8 @@ pub fn confirm(
             audit::record(
                 c,
                 ctx,
-                Event::ok(Some(&m.pharmacy_id), "auth.totp_enrolled").subject("user", &sess.user_id),
+                Event::ok(Some(&m.pharmacy_id), "auth.totp_enrolled")
+                    .subject("user", &sess.user_id),
             )?;
         }
         Ok(Enrolled {

@@ -142,7 +142,9 @@ mod tests {
         assert!(h.starts_with("pbkdf2-sha256$1000$"));
         assert_eq!(
             verify_password("correct horse battery", &h, 1000),
-            Verified::Yes { needs_rehash: false }
+            Verified::Yes {
+                needs_rehash: false
+            }
         );
         assert_eq!(verify_password("wrong", &h, 1000), Verified::No);
         assert_eq!(verify_password("x", "garbage", 1000), Verified::No);
@@ -162,7 +164,9 @@ mod tests {
     fn production_strength_is_600k_iterations() {
         let h = hash_password("pw", crate::config::MIN_PBKDF2_ITERATIONS);
         assert!(h.starts_with("pbkdf2-sha256$600000$"));
-        let salt = STANDARD_NO_PAD.decode(h.split('$').nth(2).unwrap()).unwrap();
+        let salt = STANDARD_NO_PAD
+            .decode(h.split('$').nth(2).unwrap())
+            .unwrap();
         assert_eq!(salt.len(), 16);
     }
 }

@@ -6,7 +6,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 
 use super::hashing::{Busy, Hasher, Verified};
-use super::session::{self, LoadedSession, Limits, Stage};
+use super::session::{self, Limits, LoadedSession, Stage};
 use super::totp::{self, TotpError};
 use crate::audit::{self, Event};
 use crate::context::{Ctx, Membership};
@@ -188,17 +188,21 @@ pub async fn sign_in(
             })?;
             return Err(LoginError::RateLimited);
         }
-        let row: Option<(String, String, Option<chrono::NaiveDateTime>, Option<String>)> =
-            users::table
-                .filter(users::username.eq(&account1))
-                .select((
-                    users::id,
-                    users::password_hash,
-                    users::disabled_at,
-                    users::totp_secret,
-                ))
-                .first(conn)
-                .optional()?;
+        let row: Option<(
+            String,
+            String,
+            Option<chrono::NaiveDateTime>,
+            Option<String>,
+        )> = users::table
+            .filter(users::username.eq(&account1))
+            .select((
+                users::id,
+                users::password_hash,
+                users::disabled_at,
+                users::totp_secret,
+            ))
+            .first(conn)
+            .optional()?;
         Ok(row.map(|(id, password_hash, disabled_at, totp)| Account {
             id,
             password_hash,
@@ -223,61 +227,68 @@ pub async fn sign_in(
     // Phase 3: record the outcome. Failures are committed too (they feed the
     // limits and the audit trail), so the transaction yields `Ok(Err(..))` for them.
     let outcome = run_db(pool, move |conn| {
-        write_transaction(conn, |c| -> Result<Result<Issued, LoginError>, LoginError> {
-            let Some(acct) = found else {
-                record_failure(c, &ctx, &account, None, "unknown account")?;
-                return Ok(Err(LoginError::InvalidCredentials));
-            };
-            if verified == Verified::No {
-                record_failure(c, &ctx, &account, Some(&acct.id), "wrong password")?;
-                return Ok(Err(LoginError::InvalidCredentials));
-            }
-            if acct.disabled {
-                record_failure(c, &ctx, &account, Some(&acct.id), "account disabled")?;
-                return Ok(Err(LoginError::InvalidCredentials));
-            }
-            // Failures may have piled up while the hash was computed.
-            let counts = failures_within_hour(c, &ctx, &account)?;
-            let memberships = session::memberships_of(c, &acct.id)?;
-            if let Some(reason) = over_limit(&policy, counts) {
+        write_transaction(
+            conn,
+            |c| -> Result<Result<Issued, LoginError>, LoginError> {
+                let Some(acct) = found else {
+                    record_failure(c, &ctx, &account, None, "unknown account")?;
+                    return Ok(Err(LoginError::InvalidCredentials));
+                };
+                if verified == Verified::No {
+                    record_failure(c, &ctx, &account, Some(&acct.id), "wrong password")?;
+                    return Ok(Err(LoginError::InvalidCredentials));
+                }
+                if acct.disabled {
+                    record_failure(c, &ctx, &account, Some(&acct.id), "account disabled")?;
+                    return Ok(Err(LoginError::InvalidCredentials));
+                }
+                // Failures may have piled up while the hash was computed.
+                let counts = failures_within_hour(c, &ctx, &account)?;
+                let memberships = session::memberships_of(c, &acct.id)?;
+                if let Some(reason) = over_limit(&policy, counts) {
+                    audit_auth(c, &ctx, &memberships, |p| {
+                        Event::denied(p, "auth.sign_in")
+                            .subject("user", &acct.id)
+                            .detail(reason)
+                    })?;
+                    return Ok(Err(LoginError::RateLimited));
+                }
+                if let Some(h) = &new_hash {
+                    diesel::update(users::table.find(&acct.id))
+                        .set(users::password_hash.eq(h))
+                        .execute(c)?;
+                }
+                let needs_2fa = memberships.iter().any(|m| m.role.requires_second_factor());
+                let stage = if acct.has_totp {
+                    Stage::SecondFactor
+                } else if needs_2fa && !policy.demo_mode {
+                    Stage::Enroll
+                } else {
+                    Stage::Active
+                };
+                let (token, csrf_token) =
+                    session::create(c, &acct.id, stage, &ctx.client_addr, ctx.now, policy.limits)?;
+                let detail = format!(
+                    "password accepted; stage={}{}",
+                    stage.as_str(),
+                    if new_hash.is_some() {
+                        "; hash upgraded"
+                    } else {
+                        ""
+                    }
+                );
                 audit_auth(c, &ctx, &memberships, |p| {
-                    Event::denied(p, "auth.sign_in")
+                    Event::ok(p, "auth.sign_in")
                         .subject("user", &acct.id)
-                        .detail(reason)
+                        .detail(detail.clone())
                 })?;
-                return Ok(Err(LoginError::RateLimited));
-            }
-            if let Some(h) = &new_hash {
-                diesel::update(users::table.find(&acct.id))
-                    .set(users::password_hash.eq(h))
-                    .execute(c)?;
-            }
-            let needs_2fa = memberships.iter().any(|m| m.role.requires_second_factor());
-            let stage = if acct.has_totp {
-                Stage::SecondFactor
-            } else if needs_2fa && !policy.demo_mode {
-                Stage::Enroll
-            } else {
-                Stage::Active
-            };
-            let (token, csrf_token) =
-                session::create(c, &acct.id, stage, &ctx.client_addr, ctx.now, policy.limits)?;
-            let detail = format!(
-                "password accepted; stage={}{}",
-                stage.as_str(),
-                if new_hash.is_some() { "; hash upgraded" } else { "" }
-            );
-            audit_auth(c, &ctx, &memberships, |p| {
-                Event::ok(p, "auth.sign_in")
-                    .subject("user", &acct.id)
-                    .detail(detail.clone())
-            })?;
-            Ok(Ok(Issued {
-                token,
-                csrf_token,
-                stage,
-            }))
-        })
+                Ok(Ok(Issued {
+                    token,
+                    csrf_token,
+                    stage,
+                }))
+            },
+        )
     })
     .await?;
     outcome
@@ -352,7 +363,14 @@ pub fn second_factor(
         };
         match accepted {
             Ok(how) => {
-                let issued = session::advance(c, sess, Stage::Active, &ctx.client_addr, ctx.now, policy.limits)?;
+                let issued = session::advance(
+                    c,
+                    sess,
+                    Stage::Active,
+                    &ctx.client_addr,
+                    ctx.now,
+                    policy.limits,
+                )?;
                 audit_auth(c, ctx, &sess.memberships, |p| {
                     Event::ok(p, "auth.second_factor")
                         .subject("user", &sess.user_id)

@@ -257,17 +257,17 @@ pub fn lookup(
     Ok(Lookup::Valid {
         touch,
         session: Box::new(LoadedSession {
-        id_hash,
-        user_id,
-        username,
-        display_name,
-        stage: Stage::parse(&stage),
-        csrf_token,
-        pending_totp_secret,
-        has_totp: totp_secret.is_some(),
-        memberships,
-        created_at,
-    }),
+            id_hash,
+            user_id,
+            username,
+            display_name,
+            stage: Stage::parse(&stage),
+            csrf_token,
+            pending_totp_secret,
+            has_totp: totp_secret.is_some(),
+            memberships,
+            created_at,
+        }),
     })
 }
 

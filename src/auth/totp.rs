@@ -39,7 +39,9 @@ fn totp(secret_b32: &str, issuer: &str, account: &str) -> Result<TOTP, TotpError
 
 /// A new random 160-bit secret, base32-encoded.
 pub fn new_secret() -> String {
-    Secret::Raw(super::random_bytes::<20>().to_vec()).to_encoded().to_string()
+    Secret::Raw(super::random_bytes::<20>().to_vec())
+        .to_encoded()
+        .to_string()
 }
 
 /// The `otpauth://` URI an authenticator app scans.
@@ -149,9 +151,15 @@ mod tests {
         let code = code_at(RFC_SECRET, t).unwrap();
         let step = verify(RFC_SECRET, &code, t, None).unwrap();
         assert_eq!(step, (t / 30) as i64);
-        assert_eq!(verify(RFC_SECRET, &code, t, Some(step)), Err(TotpError::Reused));
+        assert_eq!(
+            verify(RFC_SECRET, &code, t, Some(step)),
+            Err(TotpError::Reused)
+        );
         assert!(verify(RFC_SECRET, &code, t + 30, None).is_ok());
-        assert_eq!(verify(RFC_SECRET, &code, t + 90, None), Err(TotpError::Wrong));
+        assert_eq!(
+            verify(RFC_SECRET, &code, t + 90, None),
+            Err(TotpError::Wrong)
+        );
         assert_eq!(verify(RFC_SECRET, "12345", t, None), Err(TotpError::Wrong));
     }
 
@@ -164,6 +172,9 @@ mod tests {
         assert!(qr_svg(&uri).contains("<svg"));
         let codes = new_recovery_codes();
         assert_eq!(codes.len(), 10);
-        assert_eq!(normalize_recovery_code(&codes[0].to_uppercase().replace('-', " ")), codes[0]);
+        assert_eq!(
+            normalize_recovery_code(&codes[0].to_uppercase().replace('-', " ")),
+            codes[0]
+        );
     }
 }

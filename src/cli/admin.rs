@@ -106,7 +106,9 @@ fn with_conn<T>(
     f: impl FnOnce(&mut DbConnection) -> CliResult<T>,
 ) -> CliResult<T> {
     let pool = open_pool(settings)?;
-    let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
     f(&mut conn)
 }
 
@@ -168,7 +170,10 @@ pub fn user(settings: &Validated, cmd: UserCommand) -> CliResult<()> {
                 let hash = hash_password(&plain, iterations);
                 let id = users::add(conn, &ctx(), &pid, &username, &display_name, role, &hash)
                     .map_err(|e| e.to_string())?;
-                println!("created user {username} ({id}) as {} in {pharmacy}", role.as_str());
+                println!(
+                    "created user {username} ({id}) as {} in {pharmacy}",
+                    role.as_str()
+                );
                 if let Some(p) = generated {
                     println!("initial password: {p}");
                 }

@@ -84,7 +84,8 @@ pub fn main() -> ExitCode {
 
 fn init_tracing(settings: &Validated) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(&settings.raw.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(&settings.raw.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -115,7 +116,9 @@ pub fn open_pool(settings: &Validated) -> CliResult<Pool> {
 /// Opens the database and applies pending migrations.
 pub fn migrate(settings: &Validated) -> CliResult<Pool> {
     let pool = open_pool(settings)?;
-    let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
     let applied = db::run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))?;
     for m in &applied {
         tracing::info!(migration = %m, "applied");

@@ -2,11 +2,11 @@
 //! set up, how a write transaction starts, and which migration tree applies.
 
 use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, R2D2Connection};
 use diesel::result::{ConnectionError, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 

@@ -68,7 +68,9 @@ impl DatabaseUrl {
                 if let Some((scheme, _)) = url.split_once(':') {
                     if !scheme.is_empty()
                         && scheme.len() > 1
-                        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '+')
                     {
                         return Err(DatabaseUrlError::UnknownScheme(scheme.to_string()));
                     }
@@ -185,6 +187,9 @@ mod tests {
             Err(DatabaseUrlError::UnknownScheme("mysql".into()))
         );
         assert_eq!(DatabaseUrl::parse(""), Err(DatabaseUrlError::Empty));
-        assert_eq!(DatabaseUrl::parse("sqlite://"), Err(DatabaseUrlError::NoPath));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://"),
+            Err(DatabaseUrlError::NoPath)
+        );
     }
 }

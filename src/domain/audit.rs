@@ -98,7 +98,11 @@ pub enum ChainBreak {
     /// one was inserted).
     LinkMismatch { seq: i64, id: String },
     /// Sequence numbers jump or repeat (rows deleted or inserted).
-    SequenceGap { expected: i64, found: i64, id: String },
+    SequenceGap {
+        expected: i64,
+        found: i64,
+        id: String,
+    },
     /// The chain ends before its recorded head (newest rows deleted).
     MissingTail { last_seq: i64, head_seq: i64 },
     /// Rows exist beyond the recorded head (rows appended outside the service).
@@ -299,21 +303,31 @@ mod tests {
         altered[2].recomputed = "tampered".into();
         assert_eq!(
             verify_chain(altered, h.clone()),
-            Err(ChainBreak::HashMismatch { seq: 3, id: "e3".into() })
+            Err(ChainBreak::HashMismatch {
+                seq: 3,
+                id: "e3".into()
+            })
         );
 
         let mut deleted = rows.clone();
         deleted.remove(1);
         assert_eq!(
             verify_chain(deleted, h.clone()),
-            Err(ChainBreak::SequenceGap { expected: 2, found: 3, id: "e3".into() })
+            Err(ChainBreak::SequenceGap {
+                expected: 2,
+                found: 3,
+                id: "e3".into()
+            })
         );
 
         let mut tail_deleted = rows.clone();
         tail_deleted.pop();
         assert!(matches!(
             verify_chain(tail_deleted, h.clone()),
-            Err(ChainBreak::MissingTail { last_seq: 4, head_seq: 5 })
+            Err(ChainBreak::MissingTail {
+                last_seq: 4,
+                head_seq: 5
+            })
         ));
 
         let mut appended = rows.clone();

@@ -9,7 +9,13 @@ const COMMON: &str = include_str!("../auth/common_passwords.txt");
 
 fn common() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| COMMON.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+    SET.get_or_init(|| {
+        COMMON
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    })
 }
 
 /// Minimum length for an account that uses a second factor.
@@ -38,9 +44,7 @@ pub fn check_policy(password: &str, has_second_factor: bool) -> Result<(), Strin
         ));
     }
     if common().contains(password.to_lowercase().as_str()) {
-        return Err(
-            "よく使われるパスワードは使えません (this password is too common)".into(),
-        );
+        return Err("よく使われるパスワードは使えません (this password is too common)".into());
     }
     Ok(())
 }

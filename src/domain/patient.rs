@@ -28,7 +28,10 @@ impl Sex {
             "other" | "その他" => Ok(Sex::Other),
             "unknown" | "不明" => Ok(Sex::Unknown),
             "" => Err("入力してください (required)".into()),
-            _ => Err("male, female, other, unknown のいずれか (one of male, female, other, unknown)".into()),
+            _ => Err(
+                "male, female, other, unknown のいずれか (one of male, female, other, unknown)"
+                    .into(),
+            ),
         }
     }
 
@@ -153,7 +156,9 @@ pub fn parse_email(input: &str) -> Result<String, String> {
 fn bounded(input: &str, max: usize) -> Result<String, String> {
     let n = input.trim().to_string();
     if n.chars().count() > max {
-        return Err(format!("{max}文字以内で入力してください (at most {max} characters)"));
+        return Err(format!(
+            "{max}文字以内で入力してください (at most {max} characters)"
+        ));
     }
     Ok(n)
 }
@@ -161,7 +166,10 @@ fn bounded(input: &str, max: usize) -> Result<String, String> {
 /// 氏名 (漢字). Not NFKC-normalised: compatibility ideographs in names must stay as
 /// written. Spaces are unified to one ideographic space.
 pub fn parse_kanji_name(input: &str) -> Result<String, String> {
-    let n = input.split_whitespace().collect::<Vec<_>>().join("\u{3000}");
+    let n = input
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("\u{3000}");
     if n.is_empty() {
         return Err("入力してください (required)".into());
     }
@@ -253,14 +261,19 @@ impl PatientInput {
         let name_kana = e.check("name_kana", parse_kana_name(&self.name_kana));
         let birth_date = e.check("birth_date", parse_birth_date(&self.birth_date, today));
         let sex = e.check("sex", Sex::parse(&self.sex));
-        let mut opt = |field: &str, v: &Option<String>, f: &dyn Fn(&str) -> Result<String, String>| {
-            present(v).and_then(|s| e.check(field, f(s)))
-        };
+        let mut opt =
+            |field: &str, v: &Option<String>, f: &dyn Fn(&str) -> Result<String, String>| {
+                present(v).and_then(|s| e.check(field, f(s)))
+            };
         let postal_code = opt("postal_code", &self.postal_code, &parse_postal_code);
         let address = opt("address", &self.address, &|s| bounded(s, 200));
         let phone = opt("phone", &self.phone, &parse_phone);
         let email = opt("email", &self.email, &parse_email);
-        let insurer_number = opt("insurer_number", &self.insurer_number, &parse_insurer_number);
+        let insurer_number = opt(
+            "insurer_number",
+            &self.insurer_number,
+            &parse_insurer_number,
+        );
         let insured_symbol = opt("insured_symbol", &self.insured_symbol, &|s| {
             bounded(&text::normalize(s), 38)
         });
@@ -290,9 +303,7 @@ impl PatientInput {
         }
         let mut public_expenses = Vec::new();
         for (i, pe) in self.public_expenses.iter().enumerate().take(4) {
-            if pe.payer_number.trim().is_empty()
-                && present(&pe.recipient_number).is_none()
-            {
+            if pe.payer_number.trim().is_empty() && present(&pe.recipient_number).is_none() {
                 continue;
             }
             let payer = e.check(
@@ -358,9 +369,7 @@ impl PatientSearch {
         insurance_number: Option<&str>,
     ) -> Result<PatientSearch, FieldErrors> {
         let mut e = FieldErrors::new();
-        let kana = kana
-            .map(text::kana_key)
-            .filter(|k| !k.is_empty());
+        let kana = kana.map(text::kana_key).filter(|k| !k.is_empty());
         let birth_date = birth_date
             .map(text::normalize)
             .filter(|s| !s.is_empty())
@@ -369,7 +378,9 @@ impl PatientSearch {
                     "birth_date",
                     NaiveDate::parse_from_str(&s.replace('/', "-"), "%Y-%m-%d")
                         .or_else(|_| NaiveDate::parse_from_str(&s, "%Y%m%d"))
-                        .map_err(|_| "日付は YYYY-MM-DD で入力してください (date as YYYY-MM-DD)".to_string()),
+                        .map_err(|_| {
+                            "日付は YYYY-MM-DD で入力してください (date as YYYY-MM-DD)".to_string()
+                        }),
                 )
             });
         let insurance_number = insurance_number

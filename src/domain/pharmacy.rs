@@ -98,7 +98,10 @@ mod tests {
 
     #[test]
     fn pharmacy_code_is_ten_digits_with_dispensing_table_number() {
-        assert_eq!(parse_pharmacy_code("１３４１２３４５６７").unwrap(), "1341234567");
+        assert_eq!(
+            parse_pharmacy_code("１３４１２３４５６７").unwrap(),
+            "1341234567"
+        );
         assert!(parse_pharmacy_code("1311234567").is_err());
         assert!(parse_pharmacy_code("9941234567").is_err());
         assert!(parse_pharmacy_code("134123456").is_err());
@@ -107,7 +110,15 @@ mod tests {
     #[test]
     fn missing_fields_are_all_reported() {
         let e = PharmacyInput::default().parse().unwrap_err();
-        for f in ["code", "name", "postal_code", "address", "phone", "email", "founder"] {
+        for f in [
+            "code",
+            "name",
+            "postal_code",
+            "address",
+            "phone",
+            "email",
+            "founder",
+        ] {
             assert!(e.get(f).is_some(), "{f}");
         }
     }

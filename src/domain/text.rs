@@ -65,7 +65,10 @@ pub fn normalize_kana(input: &str) -> String {
 pub fn is_katakana_name(input: &str) -> bool {
     !input.is_empty()
         && input.chars().all(|c| {
-            matches!(c, '\u{30A1}'..='\u{30FA}' | '\u{30FC}' | '\u{30FB}' | '\u{3000}' | ' ')
+            matches!(
+                c,
+                '\u{30A1}'..='\u{30FA}' | '\u{30FC}' | '\u{30FB}' | '\u{3000}' | ' '
+            )
         })
 }
 

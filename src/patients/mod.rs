@@ -203,7 +203,13 @@ pub fn create(
     pharmacy_id: &str,
     input: &PatientInput,
 ) -> Result<Patient, PatientError> {
-    authorize(conn, ctx, pharmacy_id, Permission::WritePatients, "patient.created")?;
+    authorize(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::WritePatients,
+        "patient.created",
+    )?;
     let draft = input.parse(ctx.today()).map_err(PatientError::Invalid)?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = ctx.now.naive_utc();
@@ -271,7 +277,13 @@ pub fn update(
     expected_version: i32,
     input: &PatientInput,
 ) -> Result<Patient, PatientError> {
-    authorize(conn, ctx, pharmacy_id, Permission::WritePatients, "patient.updated")?;
+    authorize(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::WritePatients,
+        "patient.updated",
+    )?;
     let old = load_owned(conn, ctx, pharmacy_id, patient_id, "patient.updated")?;
     let draft = input.parse(ctx.today()).map_err(PatientError::Invalid)?;
     let now = ctx.now.naive_utc();
@@ -300,7 +312,10 @@ pub fn update(
             ctx,
             Event::ok(Some(pharmacy_id), "patient.updated")
                 .subject("patient", patient_id)
-                .detail(format!("fields: {}", changed_fields(&old, &draft).join(","))),
+                .detail(format!(
+                    "fields: {}",
+                    changed_fields(&old, &draft).join(",")
+                )),
         )?;
         let row = patients::table
             .find((pharmacy_id, patient_id))
@@ -317,7 +332,13 @@ pub fn get(
     pharmacy_id: &str,
     patient_id: &str,
 ) -> Result<Patient, PatientError> {
-    authorize(conn, ctx, pharmacy_id, Permission::ReadPatients, "patient.read")?;
+    authorize(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::ReadPatients,
+        "patient.read",
+    )?;
     let row = load_owned(conn, ctx, pharmacy_id, patient_id, "patient.read")?;
     audit::record_alone(
         conn,
@@ -349,7 +370,13 @@ pub fn search(
     offset: i64,
     limit: i64,
 ) -> Result<Vec<PatientSummary>, PatientError> {
-    authorize(conn, ctx, pharmacy_id, Permission::ReadPatients, "patient.searched")?;
+    authorize(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::ReadPatients,
+        "patient.searched",
+    )?;
     let mut q = patients::table
         .filter(patients::pharmacy_id.eq(pharmacy_id))
         .select(PatientRow::as_select())
@@ -384,7 +411,11 @@ pub fn search(
         ctx,
         Event::ok(Some(pharmacy_id), "patient.searched").detail(format!(
             "criteria: {}; results: {}",
-            if kinds.is_empty() { "none".to_string() } else { kinds.join(",") },
+            if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds.join(",")
+            },
             rows.len()
         )),
     )?;

@@ -105,7 +105,10 @@ pub fn create(
             ctx,
             Event::ok(Some(&id), "pharmacy.created").subject("pharmacy", &id),
         )?;
-        Ok(pharmacies::table.find(&id).select(Pharmacy::as_select()).first(c)?)
+        Ok(pharmacies::table
+            .find(&id)
+            .select(Pharmacy::as_select())
+            .first(c)?)
     })
 }
 
@@ -150,7 +153,11 @@ pub fn update(
 }
 
 /// A pharmacy the actor belongs to (or any, for the operator).
-pub fn get(conn: &mut DbConnection, ctx: &Ctx, pharmacy_id: &str) -> Result<Pharmacy, PharmacyError> {
+pub fn get(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+) -> Result<Pharmacy, PharmacyError> {
     if !ctx.actor.operator && ctx.actor.role_in(pharmacy_id).is_none() {
         return Err(PharmacyError::NotFound);
     }

@@ -31,7 +31,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if ok {
         HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unreachable"}))
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "database unreachable"}))
     }
 }
 

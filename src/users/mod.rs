@@ -83,7 +83,10 @@ pub fn validate_new(input: &NewUserInput) -> Result<(String, String, Option<Stri
     let username = e.check("username", parse_username(&input.username));
     let display_name = input.display_name.trim().to_string();
     if display_name.is_empty() || display_name.chars().count() > 100 {
-        e.add("display_name", "1〜100文字で入力してください (1-100 characters)");
+        e.add(
+            "display_name",
+            "1〜100文字で入力してください (1-100 characters)",
+        );
     }
     if let Some(p) = &input.password {
         if let Err(m) = check_policy(p, input.role.requires_second_factor()) {
@@ -119,7 +122,11 @@ fn authorize(
 }
 
 /// The target must be a member of the pharmacy the admin acts in.
-fn member_role(conn: &mut DbConnection, pharmacy_id: &str, user_id: &str) -> Result<Role, UserError> {
+fn member_role(
+    conn: &mut DbConnection,
+    pharmacy_id: &str,
+    user_id: &str,
+) -> Result<Role, UserError> {
     let role: Option<String> = memberships::table
         .find((pharmacy_id, user_id))
         .select(memberships::role)
@@ -190,7 +197,9 @@ pub fn set_role(
 ) -> Result<(), UserError> {
     authorize(conn, ctx, pharmacy_id, "user.role_changed", Some(user_id))?;
     if ctx.actor.user_id.as_deref() == Some(user_id) && role != Role::Admin {
-        return Err(UserError::SelfAction("管理者権限の解除 (removing your own admin role)"));
+        return Err(UserError::SelfAction(
+            "管理者権限の解除 (removing your own admin role)",
+        ));
     }
     write_transaction(conn, |c| {
         let exists: i64 = users::table.find(user_id).count().get_result(c)?;
@@ -308,7 +317,13 @@ pub fn reset_second_factor(
     pharmacy_id: &str,
     user_id: &str,
 ) -> Result<(), UserError> {
-    authorize(conn, ctx, pharmacy_id, "user.second_factor_reset", Some(user_id))?;
+    authorize(
+        conn,
+        ctx,
+        pharmacy_id,
+        "user.second_factor_reset",
+        Some(user_id),
+    )?;
     write_transaction(conn, |c| {
         if !ctx.actor.operator {
             member_role(c, pharmacy_id, user_id)?;
@@ -368,15 +383,17 @@ pub fn list(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, username, display_name, role, totp, disabled, created_at)| StaffMember {
-            id,
-            username,
-            display_name,
-            role: Role::parse(&role).unwrap_or(Role::Courier),
-            has_second_factor: totp.is_some(),
-            disabled: disabled.is_some(),
-            created_at,
-        })
+        .map(
+            |(id, username, display_name, role, totp, disabled, created_at)| StaffMember {
+                id,
+                username,
+                display_name,
+                role: Role::parse(&role).unwrap_or(Role::Courier),
+                has_second_factor: totp.is_some(),
+                disabled: disabled.is_some(),
+                created_at,
+            },
+        )
         .collect())
 }
 

@@ -92,7 +92,12 @@ async fn presented_csrf(req: &mut ServiceRequest) -> Option<String> {
     let body = req.extract::<web::Bytes>().await.ok()?;
     let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
         .ok()
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v));
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == "csrf_token")
+                .map(|(_, v)| v)
+        });
     let (_, mut payload) = actix_http::h1::Payload::create(true);
     payload.unread_data(body);
     req.set_payload(Payload::from(payload));
@@ -108,10 +113,14 @@ pub async fn session_and_csrf(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await;
     };
-    let meta = req.extensions().get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
-        request_id: String::new(),
-        client_addr: "unknown".into(),
-    });
+    let meta = req
+        .extensions()
+        .get::<RequestMeta>()
+        .cloned()
+        .unwrap_or(RequestMeta {
+            request_id: String::new(),
+            client_addr: "unknown".into(),
+        });
     let token = req
         .cookie(state.session_cookie_name())
         .map(|c| c.value().to_string());
@@ -185,7 +194,7 @@ pub async fn session_and_csrf(
             let actor = req
                 .extensions()
                 .get::<session::LoadedSession>()
-                .map(|s| crate::web::extract::actor_of(s))
+                .map(crate::web::extract::actor_of)
                 .unwrap_or_else(Actor::anonymous);
             let pharmacy = actor.memberships.first().map(|m| m.pharmacy_id.clone());
             let path = req.path().to_string();

@@ -85,7 +85,10 @@ impl Layout {
 
 /// Formats a stored UTC time in the display zone.
 pub fn fmt_time(t: NaiveDateTime, tz: chrono_tz::Tz) -> String {
-    t.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
+    t.and_utc()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 #[derive(Template)]

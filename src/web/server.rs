@@ -84,7 +84,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) + Clon
     }
 }
 
-fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> std::io::Result<rustls::ServerConfig> {
+fn load_tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> std::io::Result<rustls::ServerConfig> {
     let certs = rustls_pemfile::certs(&mut BufReader::new(std::fs::File::open(cert)?))
         .collect::<Result<Vec<_>, _>>()?;
     let key = rustls_pemfile::private_key(&mut BufReader::new(std::fs::File::open(key)?))?

@@ -90,7 +90,10 @@ async fn a_deleted_row_is_found_at_the_next_one() {
         .unwrap();
     let (ok, out) = verify(&app);
     assert!(!ok, "{out}");
-    assert!(out.contains("expected seq=2") && out.contains(&next), "{out}");
+    assert!(
+        out.contains("expected seq=2") && out.contains(&next),
+        "{out}"
+    );
 
     // Deleting the newest row is detected against the chain head.
     let app = TestApp::spawn().await;

@@ -59,7 +59,12 @@ async fn pharmacist_needs_totp_and_each_code_works_once() {
     let r = c.sign_in("pharm1", PASSWORD).await;
     assert_eq!(r.json()["stage"], "second_factor");
     // Not signed in yet: patient data is refused.
-    assert_eq!(c.get(&format!("/api/v1/pharmacies/{p}/patients")).await.status, 401);
+    assert_eq!(
+        c.get(&format!("/api/v1/pharmacies/{p}/patients"))
+            .await
+            .status,
+        401
+    );
 
     // Wrong code: refused and audited, session unchanged.
     let r = c
@@ -67,7 +72,9 @@ async fn pharmacist_needs_totp_and_each_code_works_once() {
         .await;
     assert_eq!(r.status, 401);
     let denied = app.audit("auth.sign_in");
-    assert!(denied.iter().any(|a| a.outcome == "denied" && a.detail.contains("wrong code")));
+    assert!(denied
+        .iter()
+        .any(|a| a.outcome == "denied" && a.detail.contains("wrong code")));
 
     let code = app.totp_code(&secret);
     let r = c
@@ -75,7 +82,12 @@ async fn pharmacist_needs_totp_and_each_code_works_once() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     c.set_csrf_from(&r);
-    assert_eq!(c.get(&format!("/api/v1/pharmacies/{p}/patients")).await.status, 200);
+    assert_eq!(
+        c.get(&format!("/api/v1/pharmacies/{p}/patients"))
+            .await
+            .status,
+        200
+    );
 
     // The same code again, in a new sign-in within its validity: refused as reused.
     let c2 = app.client();
@@ -89,12 +101,20 @@ async fn pharmacist_needs_totp_and_each_code_works_once() {
         .audit("auth.sign_in")
         .iter()
         .any(|a| a.outcome == "denied" && a.detail.contains("reused code")));
-    assert_eq!(c2.get(&format!("/api/v1/pharmacies/{p}/patients")).await.status, 401);
+    assert_eq!(
+        c2.get(&format!("/api/v1/pharmacies/{p}/patients"))
+            .await
+            .status,
+        401
+    );
 
     // The next time step's code works.
     app.advance(Duration::seconds(30));
     let r = c2
-        .post_json("/api/v1/session/second-factor", json!({"code": app.totp_code(&secret)}))
+        .post_json(
+            "/api/v1/session/second-factor",
+            json!({"code": app.totp_code(&secret)}),
+        )
         .await;
     assert_eq!(r.status, 200);
 }
@@ -107,14 +127,25 @@ async fn enrolment_is_required_then_recovery_codes_work_once() {
     let c = app.client();
     let r = c.sign_in("admin1", PASSWORD).await;
     assert_eq!(r.json()["stage"], "enroll");
-    assert_eq!(c.get(&format!("/api/v1/pharmacies/{p}/users")).await.status, 401);
+    assert_eq!(
+        c.get(&format!("/api/v1/pharmacies/{p}/users")).await.status,
+        401
+    );
 
-    let r = c.post_json("/api/v1/account/second-factor", json!({})).await;
+    let r = c
+        .post_json("/api/v1/account/second-factor", json!({}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let secret = r.json()["secret"].as_str().unwrap().to_string();
-    assert!(r.json()["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(r.json()["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/"));
     let r = c
-        .post_json("/api/v1/account/second-factor/confirm", json!({"code": "123456"}))
+        .post_json(
+            "/api/v1/account/second-factor/confirm",
+            json!({"code": "123456"}),
+        )
         .await;
     assert_eq!(r.status, 401);
     let r = c
@@ -132,14 +163,23 @@ async fn enrolment_is_required_then_recovery_codes_work_once() {
         .collect();
     assert_eq!(codes.len(), 10);
     c.set_csrf_from(&r);
-    assert_eq!(c.get(&format!("/api/v1/pharmacies/{p}/users")).await.status, 200);
+    assert_eq!(
+        c.get(&format!("/api/v1/pharmacies/{p}/users")).await.status,
+        200
+    );
 
     // Later: a recovery code instead of the app, once.
     for attempt in 0..2 {
         let c = app.client();
-        assert_eq!(c.sign_in("admin1", PASSWORD).await.json()["stage"], "second_factor");
+        assert_eq!(
+            c.sign_in("admin1", PASSWORD).await.json()["stage"],
+            "second_factor"
+        );
         let r = c
-            .post_json("/api/v1/session/second-factor", json!({"recovery_code": codes[0].to_uppercase()}))
+            .post_json(
+                "/api/v1/session/second-factor",
+                json!({"recovery_code": codes[0].to_uppercase()}),
+            )
             .await;
         assert_eq!(r.status, if attempt == 0 { 200 } else { 401 });
     }
@@ -155,7 +195,10 @@ async fn demo_mode_lets_demo_accounts_skip_enrolment_only_there() {
     let p = app.pharmacy("1341234567", "本店");
     app.user(&p, "admin1", Role::Admin);
     let c = app.client();
-    assert_eq!(c.sign_in("admin1", PASSWORD).await.json()["stage"], "active");
+    assert_eq!(
+        c.sign_in("admin1", PASSWORD).await.json()["stage"],
+        "active"
+    );
     let page = c.get("/").await;
     assert_eq!(page.status, 303);
     let home = c.get(&format!("/p/{p}")).await;
@@ -255,7 +298,11 @@ async fn login_form_needs_its_double_submit_token() {
     let r = c
         .post_form(
             "/login",
-            &[("username", "clerk1"), ("password", PASSWORD), ("csrf_token", &token)],
+            &[
+                ("username", "clerk1"),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+            ],
         )
         .await;
     assert_eq!(r.status, 303);
@@ -357,7 +404,10 @@ async fn password_change_applies_policy_and_old_password_stops_working() {
     assert_eq!(r.status, 204);
     assert_eq!(app.client().sign_in("clerk1", PASSWORD).await.status, 401);
     assert_eq!(
-        app.client().sign_in("clerk1", "a-much-better-passphrase").await.status,
+        app.client()
+            .sign_in("clerk1", "a-much-better-passphrase")
+            .await
+            .status,
         200
     );
 }

@@ -17,13 +17,22 @@ fn pharmacy(db: Option<&str>, args: &[&str], stdin: Option<&str>) -> (bool, Stri
     }
     let mut child = cmd.spawn().expect("spawn");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -56,7 +65,11 @@ fn bad_configuration_names_the_key_and_creates_nothing() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file created");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file created"
+    );
 }
 
 #[test]
@@ -67,22 +80,58 @@ fn operator_sets_up_a_pharmacy_and_staff_from_the_command_line() {
     let (ok, out) = pharmacy(
         url,
         &[
-            "pharmacy", "add", "--code", "1341234567", "--name", "本店", "--postal-code", "1600022",
-            "--address", "東京都新宿区", "--phone", "0312345678", "--email", "a@example.jp",
-            "--founder", "株式会社テスト",
+            "pharmacy",
+            "add",
+            "--code",
+            "1341234567",
+            "--name",
+            "本店",
+            "--postal-code",
+            "1600022",
+            "--address",
+            "東京都新宿区",
+            "--phone",
+            "0312345678",
+            "--email",
+            "a@example.jp",
+            "--founder",
+            "株式会社テスト",
         ],
         None,
     );
     assert!(ok, "{out}");
     let (ok, out) = pharmacy(
         url,
-        &["user", "add", "--pharmacy", "1341234567", "--username", "pharm1", "--name", "薬師", "--role", "pharmacist", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "--pharmacy",
+            "1341234567",
+            "--username",
+            "pharm1",
+            "--name",
+            "薬師",
+            "--role",
+            "pharmacist",
+            "--password-stdin",
+        ],
         Some("short\n"),
     );
     assert!(!ok && out.contains("password"), "{out}");
     let (ok, out) = pharmacy(
         url,
-        &["user", "add", "--pharmacy", "1341234567", "--username", "pharm1", "--name", "薬師", "--role", "pharmacist"],
+        &[
+            "user",
+            "add",
+            "--pharmacy",
+            "1341234567",
+            "--username",
+            "pharm1",
+            "--name",
+            "薬師",
+            "--role",
+            "pharmacist",
+        ],
         None,
     );
     assert!(ok, "{out}");

@@ -155,7 +155,12 @@ impl TestApp {
         .expect("pool");
         db::run_migrations(&mut pool.get().unwrap()).expect("migrations");
         let clock = ManualClock::new();
-        let state = AppState::new(pool.clone(), settings, Arc::new(clock.clone()), opts.demo_mode);
+        let state = AppState::new(
+            pool.clone(),
+            settings,
+            Arc::new(clock.clone()),
+            opts.demo_mode,
+        );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         // The server runs on its own thread and runtime so that dropping the test
@@ -263,17 +268,31 @@ impl TestApp {
         a::table
             .filter(a::action.eq(action))
             .order((a::occurred_at.asc(), a::seq.asc()))
-            .select((a::pharmacy_id, a::actor_name, a::outcome, a::subject_id, a::detail))
-            .load::<(Option<String>, Option<String>, String, Option<String>, String)>(&mut self.conn())
+            .select((
+                a::pharmacy_id,
+                a::actor_name,
+                a::outcome,
+                a::subject_id,
+                a::detail,
+            ))
+            .load::<(
+                Option<String>,
+                Option<String>,
+                String,
+                Option<String>,
+                String,
+            )>(&mut self.conn())
             .unwrap()
             .into_iter()
-            .map(|(pharmacy_id, actor, outcome, subject_id, detail)| AuditLine {
-                pharmacy_id,
-                actor,
-                outcome,
-                subject_id,
-                detail,
-            })
+            .map(
+                |(pharmacy_id, actor, outcome, subject_id, detail)| AuditLine {
+                    pharmacy_id,
+                    actor,
+                    outcome,
+                    subject_id,
+                    detail,
+                },
+            )
             .collect()
     }
 
@@ -294,7 +313,10 @@ impl TestApp {
         assert_eq!(r.status, 200, "sign-in failed: {}", r.text());
         if let Some(s) = secret {
             let r = c
-                .post_json("/api/v1/session/second-factor", serde_json::json!({"code": self.totp_code(s)}))
+                .post_json(
+                    "/api/v1/session/second-factor",
+                    serde_json::json!({"code": self.totp_code(s)}),
+                )
                 .await;
             assert_eq!(r.status, 200, "second factor failed: {}", r.text());
             c.set_csrf_from(&r);
@@ -388,7 +410,9 @@ impl TestClient {
         body: Vec<u8>,
         csrf: bool,
     ) -> Resp {
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         let cookies = self.cookie_header();
         if !cookies.is_empty() {
             req = req.insert_header(("Cookie", cookies));
@@ -402,7 +426,12 @@ impl TestClient {
             }
         }
         let mut res = req.send_body(body).await.expect("request");
-        let body = res.body().limit(16 * 1024 * 1024).await.expect("body").to_vec();
+        let body = res
+            .body()
+            .limit(16 * 1024 * 1024)
+            .await
+            .expect("body")
+            .to_vec();
         for sc in res.headers().get_all("set-cookie") {
             let sc = sc.to_str().unwrap_or_default();
             let first = sc.split(';').next().unwrap_or_default();
@@ -429,17 +458,30 @@ impl TestClient {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::POST, path, Some("application/json"), body.to_string().into_bytes(), true)
-            .await
+        self.send(
+            Method::POST,
+            path,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+            true,
+        )
+        .await
     }
 
     pub async fn put_json(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::PUT, path, Some("application/json"), body.to_string().into_bytes(), true)
-            .await
+        self.send(
+            Method::PUT,
+            path,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+            true,
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
-        self.send(Method::DELETE, path, None, Vec::new(), true).await
+        self.send(Method::DELETE, path, None, Vec::new(), true)
+            .await
     }
 
     pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> Resp {

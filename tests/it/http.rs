@@ -39,10 +39,16 @@ async fn security_headers_and_no_inline_scripts() {
     let csp = r.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
     assert!(csp.contains("frame-ancestors 'none'"));
-    assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     assert!(r.header("referrer-policy").is_some());
     assert!(r.header("x-request-id").is_some());
-    assert!(r.header("strict-transport-security").is_none(), "no HSTS without TLS");
+    assert!(
+        r.header("strict-transport-security").is_none(),
+        "no HSTS without TLS"
+    );
     assert!(!r.text().contains("<script"));
     let css = app.client().get("/static/app.css").await;
     assert_eq!(css.status, 200);

@@ -76,13 +76,19 @@ async fn create_read_update_and_search_a_patient() {
     let updated = app.audit("patient.updated");
     assert_eq!(updated.len(), 1);
     assert!(updated[0].detail.contains("address"));
-    assert!(!updated[0].detail.contains("東京都"), "no personal data in the audit detail");
+    assert!(
+        !updated[0].detail.contains("東京都"),
+        "no personal data in the audit detail"
+    );
 
     // A stale version is refused; nothing changes.
     update["address"] = json!("大阪府");
     let r = c.put_json(&format!("{base}/{id}"), update).await;
     assert_eq!(r.status, 409);
-    assert_eq!(c.get(&format!("{base}/{id}")).await.json()["address"], "東京都新宿区1-1");
+    assert_eq!(
+        c.get(&format!("{base}/{id}")).await.json()["address"],
+        "東京都新宿区1-1"
+    );
 }
 
 #[actix_web::test]
@@ -102,7 +108,15 @@ async fn invalid_fields_are_all_reported_and_nothing_is_stored() {
         .await;
     assert_eq!(r.status, 422);
     let fields = &r.json()["error"]["fields"];
-    for f in ["name_kanji", "name_kana", "birth_date", "sex", "insurer_number", "email", "insured_branch"] {
+    for f in [
+        "name_kanji",
+        "name_kana",
+        "birth_date",
+        "sex",
+        "insurer_number",
+        "email",
+        "insured_branch",
+    ] {
         assert!(fields[f].is_string(), "no error for {f}: {fields}");
     }
     assert_eq!(c.get(&base).await.json().as_array().unwrap().len(), 0);
@@ -119,14 +133,18 @@ async fn another_pharmacys_patient_is_not_found_and_the_attempt_is_audited() {
     let c = app.signed_in("clerk_a", None).await;
 
     // Their patient id under our pharmacy's URL.
-    let r = c.get(&format!("/api/v1/pharmacies/{a}/patients/{theirs}")).await;
+    let r = c
+        .get(&format!("/api/v1/pharmacies/{a}/patients/{theirs}"))
+        .await;
     assert_eq!(r.status, 404);
     let denied = app.audit("patient.read");
     assert_eq!(denied.len(), 1);
     assert_eq!(denied[0].outcome, "denied");
     assert_eq!(denied[0].pharmacy_id.as_deref(), Some(b.as_str()));
     // Their pharmacy in the URL: not a member.
-    let r = c.get(&format!("/api/v1/pharmacies/{b}/patients/{theirs}")).await;
+    let r = c
+        .get(&format!("/api/v1/pharmacies/{b}/patients/{theirs}"))
+        .await;
     assert_eq!(r.status, 403);
     let r = c.get(&format!("/api/v1/pharmacies/{b}/patients")).await;
     assert_eq!(r.status, 403);
@@ -154,8 +172,18 @@ async fn couriers_never_see_patient_records() {
     app.user(&p, "courier1", Role::Courier);
     let id = app.patient(&p, "山田 花子", "ヤマダ ハナコ");
     let c = app.signed_in("courier1", None).await;
-    assert_eq!(c.get(&format!("/api/v1/pharmacies/{p}/patients")).await.status, 403);
-    assert_eq!(c.get(&format!("/api/v1/pharmacies/{p}/patients/{id}")).await.status, 403);
+    assert_eq!(
+        c.get(&format!("/api/v1/pharmacies/{p}/patients"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        c.get(&format!("/api/v1/pharmacies/{p}/patients/{id}"))
+            .await
+            .status,
+        403
+    );
     let denied = app.audit("patient.read");
     assert_eq!(denied.len(), 1);
     assert_eq!(denied[0].outcome, "denied");
@@ -171,31 +199,61 @@ async fn malformed_oversized_and_mistyped_bodies_get_clear_errors() {
     use awc::http::Method;
 
     let r = c
-        .send(Method::POST, &base, Some("application/json"), b"{\"name_kanji\": ".to_vec(), true)
+        .send(
+            Method::POST,
+            &base,
+            Some("application/json"),
+            b"{\"name_kanji\": ".to_vec(),
+            true,
+        )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["code"], "bad_request");
 
     let r = c
-        .send(Method::POST, &base, Some("application/json"), b"{\"name_kanji\": 12}".to_vec(), true)
+        .send(
+            Method::POST,
+            &base,
+            Some("application/json"),
+            b"{\"name_kanji\": 12}".to_vec(),
+            true,
+        )
         .await;
     assert_eq!(r.status, 422);
     assert!(r.json()["error"]["message"].is_string());
 
     let r = c
-        .send(Method::POST, &base, Some("application/json"), b"[1,2,3]".to_vec(), true)
+        .send(
+            Method::POST,
+            &base,
+            Some("application/json"),
+            b"[1,2,3]".to_vec(),
+            true,
+        )
         .await;
     assert_eq!(r.status, 422);
 
     let big = format!("{{\"notes\": \"{}\"}}", "x".repeat(300 * 1024));
     let r = c
-        .send(Method::POST, &base, Some("application/json"), big.into_bytes(), true)
+        .send(
+            Method::POST,
+            &base,
+            Some("application/json"),
+            big.into_bytes(),
+            true,
+        )
         .await;
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["error"]["code"], "payload_too_large");
 
     let r = c
-        .send(Method::POST, &base, Some("text/plain"), b"hello".to_vec(), true)
+        .send(
+            Method::POST,
+            &base,
+            Some("text/plain"),
+            b"hello".to_vec(),
+            true,
+        )
         .await;
     assert_eq!(r.status, 415);
 
@@ -252,6 +310,8 @@ async fn console_registration_shows_field_errors_and_keeps_input() {
     assert_eq!(detail.status, 200);
     assert!(detail.text().contains("鈴木"));
     assert!(detail.text().contains("54136015"));
-    let list = c.get(&format!("/p/{p}/patients?kana=%E3%81%99%E3%81%9A")).await;
+    let list = c
+        .get(&format!("/p/{p}/patients?kana=%E3%81%99%E3%81%9A"))
+        .await;
     assert!(list.text().contains("スズキ"));
 }

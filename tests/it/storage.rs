@@ -22,10 +22,15 @@ async fn migrate_from_empty_then_create_and_read_back() {
     let p = app.pharmacy("1341234567", "本店");
     let uid = app.user(&p, "clerk1", Role::Clerk);
     let pid = app.patient(&p, "山田 太郎", "ヤマダ タロウ");
-    let ph = pharmacy::pharmacies::find_by_code(&mut app.conn(), "1341234567").unwrap().unwrap();
+    let ph = pharmacy::pharmacies::find_by_code(&mut app.conn(), "1341234567")
+        .unwrap()
+        .unwrap();
     assert_eq!(ph.name, "本店");
     assert_eq!(ph.phone, "0312345678");
-    assert_eq!(pharmacy::users::find_id(&mut app.conn(), "CLERK1").unwrap(), Some(uid));
+    assert_eq!(
+        pharmacy::users::find_id(&mut app.conn(), "CLERK1").unwrap(),
+        Some(uid)
+    );
     let patient = pharmacy::patients::get(&mut app.conn(), &app.operator(), &p, &pid).unwrap();
     assert_eq!(patient.name_kana, "ヤマダ\u{3000}タロウ");
     assert_eq!(patient.birth_date.to_string(), "1970-01-02");
@@ -46,7 +51,10 @@ async fn migrate_from_empty_then_create_and_read_back() {
             founder: "x".into(),
         },
     );
-    assert!(matches!(dup, Err(pharmacy::pharmacies::PharmacyError::DuplicateCode(_))));
+    assert!(matches!(
+        dup,
+        Err(pharmacy::pharmacies::PharmacyError::DuplicateCode(_))
+    ));
 }
 
 #[actix_web::test]

@@ -15,7 +15,10 @@ async fn admin_creates_staff_changes_roles_and_resets_second_factor() {
     let users = format!("/api/v1/pharmacies/{p}/users");
 
     let r = c
-        .post_json(&users, json!({"username": "Clerk2", "display_name": "事務 二郎", "role": "clerk"}))
+        .post_json(
+            &users,
+            json!({"username": "Clerk2", "display_name": "事務 二郎", "role": "clerk"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let created = r.json();
@@ -26,7 +29,10 @@ async fn admin_creates_staff_changes_roles_and_resets_second_factor() {
 
     // Duplicate name, bad name, weak password: clear errors.
     let r = c
-        .post_json(&users, json!({"username": "clerk2", "display_name": "x", "role": "clerk"}))
+        .post_json(
+            &users,
+            json!({"username": "clerk2", "display_name": "x", "role": "clerk"}),
+        )
         .await;
     assert_eq!(r.status, 409);
     let r = c
@@ -34,9 +40,14 @@ async fn admin_creates_staff_changes_roles_and_resets_second_factor() {
         .await;
     assert_eq!(r.status, 422);
     let f = &r.json()["error"]["fields"];
-    assert!(f["username"].is_string() && f["display_name"].is_string() && f["password"].is_string());
+    assert!(
+        f["username"].is_string() && f["display_name"].is_string() && f["password"].is_string()
+    );
     let r = c
-        .post_json(&users, json!({"username": "x1", "display_name": "x", "role": "owner"}))
+        .post_json(
+            &users,
+            json!({"username": "x1", "display_name": "x", "role": "owner"}),
+        )
         .await;
     assert_eq!(r.status, 422);
 
@@ -44,18 +55,32 @@ async fn admin_creates_staff_changes_roles_and_resets_second_factor() {
     assert_eq!(list.as_array().unwrap().len(), 2);
 
     let r = c
-        .put_json(&format!("{users}/{uid}/role"), json!({"role": "pharmacist"}))
+        .put_json(
+            &format!("{users}/{uid}/role"),
+            json!({"role": "pharmacist"}),
+        )
         .await;
     assert_eq!(r.status, 204);
     // Now a pharmacist: must enrol a second factor.
-    assert_eq!(app.client().sign_in("clerk2", &pw).await.json()["stage"], "enroll");
+    assert_eq!(
+        app.client().sign_in("clerk2", &pw).await.json()["stage"],
+        "enroll"
+    );
     // Admins cannot demote themselves (lock-out).
     let r = c
-        .put_json(&format!("{users}/{admin_id}/role"), json!({"role": "clerk"}))
+        .put_json(
+            &format!("{users}/{admin_id}/role"),
+            json!({"role": "clerk"}),
+        )
         .await;
     assert_eq!(r.status, 409);
 
-    assert_eq!(c.post_json(&format!("{users}/{uid}/reset-second-factor"), json!({})).await.status, 204);
+    assert_eq!(
+        c.post_json(&format!("{users}/{uid}/reset-second-factor"), json!({}))
+            .await
+            .status,
+        204
+    );
     assert_eq!(app.audit("user.second_factor_reset").len(), 1);
     assert_eq!(app.audit("user.role_changed").len(), 1);
     assert_eq!(app.audit("user.created").len(), 2, "admin1 and clerk2");
@@ -74,22 +99,49 @@ async fn non_admins_and_other_pharmacies_admins_cannot_manage_staff() {
     let _ = admin_b;
 
     let clerk = app.signed_in("clerk1", None).await;
-    assert_eq!(clerk.get(&format!("/api/v1/pharmacies/{a}/users")).await.status, 403);
-    assert_eq!(clerk.get(&format!("/api/v1/pharmacies/{a}/audit")).await.status, 403);
+    assert_eq!(
+        clerk
+            .get(&format!("/api/v1/pharmacies/{a}/users"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        clerk
+            .get(&format!("/api/v1/pharmacies/{a}/audit"))
+            .await
+            .status,
+        403
+    );
 
     let admin = app.signed_in("admin_a", Some(&sa)).await;
     // Admin of A acting on a member of B through A's URL: not found, nothing changes.
     let r = admin
-        .post_json(&format!("/api/v1/pharmacies/{a}/users/{target}/disable"), json!({}))
+        .post_json(
+            &format!("/api/v1/pharmacies/{a}/users/{target}/disable"),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 404);
     // Through B's URL: not an admin there.
     let r = admin
-        .post_json(&format!("/api/v1/pharmacies/{b}/users/{target}/disable"), json!({}))
+        .post_json(
+            &format!("/api/v1/pharmacies/{b}/users/{target}/disable"),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(app.client().sign_in("clerk_b", crate::common::PASSWORD).await.status, 200);
-    assert!(app.audit("user.disabled").iter().all(|a| a.outcome == "denied"));
+    assert_eq!(
+        app.client()
+            .sign_in("clerk_b", crate::common::PASSWORD)
+            .await
+            .status,
+        200
+    );
+    assert!(app
+        .audit("user.disabled")
+        .iter()
+        .all(|a| a.outcome == "denied"));
 }
 
 #[actix_web::test]
@@ -105,7 +157,12 @@ async fn console_user_management_and_audit_page() {
     let r = c
         .post_form(
             &format!("/p/{p}/users"),
-            &[("csrf_token", &token), ("username", "courier1"), ("display_name", "配送 一郎"), ("role", "courier")],
+            &[
+                ("csrf_token", &token),
+                ("username", "courier1"),
+                ("display_name", "配送 一郎"),
+                ("role", "courier"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200);
@@ -115,8 +172,15 @@ async fn console_user_management_and_audit_page() {
     assert!(audit.text().contains("user.created"));
     let filtered = c.get(&format!("/p/{p}/audit?action=patient.")).await;
     assert!(!filtered.text().contains("user.created"));
-    let api = c.get(&format!("/api/v1/pharmacies/{p}/audit?outcome=ok&limit=5")).await;
+    let api = c
+        .get(&format!("/api/v1/pharmacies/{p}/audit?outcome=ok&limit=5"))
+        .await;
     assert_eq!(api.status, 200);
     assert!(api.json().as_array().unwrap().len() <= 5);
-    assert_eq!(c.get(&format!("/api/v1/pharmacies/{p}/audit?from=yesterday")).await.status, 422);
+    assert_eq!(
+        c.get(&format!("/api/v1/pharmacies/{p}/audit?from=yesterday"))
+            .await
+            .status,
+        422
+    );
 }

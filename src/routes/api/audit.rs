@@ -32,7 +32,9 @@ pub struct AuditQuery {
 }
 
 fn non_empty(s: &Option<String>) -> Option<String> {
-    s.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    s.as_ref()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn day_start_utc(d: NaiveDate) -> chrono::NaiveDateTime {
@@ -52,13 +54,14 @@ impl AuditQuery {
             non_empty(v).and_then(|s| {
                 e.check(
                     field,
-                    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                        .map_err(|_| "YYYY-MM-DD".to_string()),
+                    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| "YYYY-MM-DD".to_string()),
                 )
             })
         };
         let from = date("from", &self.from).map(day_start_utc);
-        let until = date("until", &self.until).and_then(|d| d.succ_opt()).map(day_start_utc);
+        let until = date("until", &self.until)
+            .and_then(|d| d.succ_opt())
+            .map(day_start_utc);
         let outcome = non_empty(&self.outcome);
         if let Some(o) = &outcome {
             if !matches!(o.as_str(), "ok" | "denied" | "failed") {
@@ -85,7 +88,11 @@ pub fn list_for(
     pharmacy_id: &str,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditRow>, AppError> {
-    if ctx.actor.require(pharmacy_id, Permission::ReadAudit).is_err() {
+    if ctx
+        .actor
+        .require(pharmacy_id, Permission::ReadAudit)
+        .is_err()
+    {
         let chain = ctx.actor.role_in(pharmacy_id).map(|_| pharmacy_id);
         audit::record_alone(
             conn,

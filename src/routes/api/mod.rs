@@ -16,23 +16,71 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/session", web::post().to(session::sign_in))
             .route("/session", web::get().to(session::current))
             .route("/session", web::delete().to(session::sign_out))
-            .route("/session/second-factor", web::post().to(session::second_factor))
-            .route("/account/second-factor", web::post().to(session::enroll_start))
-            .route("/account/second-factor/confirm", web::post().to(session::enroll_confirm))
-            .route("/account/password", web::post().to(session::change_password))
+            .route(
+                "/session/second-factor",
+                web::post().to(session::second_factor),
+            )
+            .route(
+                "/account/second-factor",
+                web::post().to(session::enroll_start),
+            )
+            .route(
+                "/account/second-factor/confirm",
+                web::post().to(session::enroll_confirm),
+            )
+            .route(
+                "/account/password",
+                web::post().to(session::change_password),
+            )
             .route("/pharmacies", web::get().to(pharmacies::list))
             .route("/pharmacies/{pharmacy_id}", web::get().to(pharmacies::get))
-            .route("/pharmacies/{pharmacy_id}", web::put().to(pharmacies::update))
-            .route("/pharmacies/{pharmacy_id}/patients", web::get().to(patients::search))
-            .route("/pharmacies/{pharmacy_id}/patients", web::post().to(patients::create))
-            .route("/pharmacies/{pharmacy_id}/patients/{patient_id}", web::get().to(patients::get))
-            .route("/pharmacies/{pharmacy_id}/patients/{patient_id}", web::put().to(patients::update))
-            .route("/pharmacies/{pharmacy_id}/users", web::get().to(users::list))
-            .route("/pharmacies/{pharmacy_id}/users", web::post().to(users::create))
-            .route("/pharmacies/{pharmacy_id}/users/{user_id}/role", web::put().to(users::set_role))
-            .route("/pharmacies/{pharmacy_id}/users/{user_id}/disable", web::post().to(users::disable))
-            .route("/pharmacies/{pharmacy_id}/users/{user_id}/enable", web::post().to(users::enable))
-            .route("/pharmacies/{pharmacy_id}/users/{user_id}/reset-second-factor", web::post().to(users::reset_second_factor))
-            .route("/pharmacies/{pharmacy_id}/audit", web::get().to(audit::list)),
+            .route(
+                "/pharmacies/{pharmacy_id}",
+                web::put().to(pharmacies::update),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/patients",
+                web::get().to(patients::search),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/patients",
+                web::post().to(patients::create),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/patients/{patient_id}",
+                web::get().to(patients::get),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/patients/{patient_id}",
+                web::put().to(patients::update),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/users",
+                web::get().to(users::list),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/users",
+                web::post().to(users::create),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/users/{user_id}/role",
+                web::put().to(users::set_role),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/users/{user_id}/disable",
+                web::post().to(users::disable),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/users/{user_id}/enable",
+                web::post().to(users::enable),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/users/{user_id}/reset-second-factor",
+                web::post().to(users::reset_second_factor),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/audit",
+                web::get().to(audit::list),
+            ),
     );
 }

@@ -114,7 +114,14 @@ pub async fn update(
     let body = body.into_inner();
     let p = state
         .db(move |conn| {
-            patients::update(conn, &ctx, &pharmacy_id, &patient_id, body.version, &body.patient)
+            patients::update(
+                conn,
+                &ctx,
+                &pharmacy_id,
+                &patient_id,
+                body.version,
+                &body.patient,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(p))

@@ -27,7 +27,9 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = s.ctx;
-    let p = state.db(move |conn| pharmacies::get(conn, &ctx, &id)).await?;
+    let p = state
+        .db(move |conn| pharmacies::get(conn, &ctx, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(p))
 }
 

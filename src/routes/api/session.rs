@@ -4,10 +4,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::enroll;
 use crate::auth::hashing::Verified;
 use crate::auth::login::{self, SecondFactor};
 use crate::auth::session::Stage;
-use crate::auth::enroll;
 use crate::context::Membership;
 use crate::domain::fields::FieldErrors;
 use crate::domain::password::check_policy;
@@ -132,7 +132,10 @@ pub async fn current(s: PartialSession) -> HttpResponse {
 /// Signs out (ends this session).
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn sign_out(state: web::Data<AppState>, s: PartialSession) -> Result<HttpResponse, ApiError> {
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    s: PartialSession,
+) -> Result<HttpResponse, ApiError> {
     let PartialSession { session, ctx } = s;
     state
         .db(move |conn| login::sign_out(conn, &ctx, &session))
@@ -153,7 +156,9 @@ pub async fn second_factor(
     body: web::Json<SecondFactorRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if s.session.stage != Stage::SecondFactor {
-        return Err(AppError::Conflict("no second factor is awaited for this session".into()).into());
+        return Err(
+            AppError::Conflict("no second factor is awaited for this session".into()).into(),
+        );
     }
     let factor = match (&body.code, &body.recovery_code) {
         (Some(c), _) if !c.trim().is_empty() => SecondFactor::Totp(c.clone()),
@@ -267,4 +272,3 @@ pub async fn change_password(
     change_password_inner(&state, s, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
-

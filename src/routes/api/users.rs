@@ -38,7 +38,17 @@ pub async fn create_user(
     let hash = state.hasher.hash(plain).await?;
     let role = input.role;
     let id = state
-        .db(move |conn| users::add(conn, &ctx, &pharmacy_id, &username, &display_name, role, &hash))
+        .db(move |conn| {
+            users::add(
+                conn,
+                &ctx,
+                &pharmacy_id,
+                &username,
+                &display_name,
+                role,
+                &hash,
+            )
+        })
         .await?;
     Ok(UserCreated {
         id,
@@ -106,7 +116,9 @@ pub async fn disable(
 ) -> Result<HttpResponse, ApiError> {
     let (pid, uid) = path.into_inner();
     let ctx = s.ctx;
-    state.db(move |conn| users::disable(conn, &ctx, &pid, &uid)).await?;
+    state
+        .db(move |conn| users::disable(conn, &ctx, &pid, &uid))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -121,7 +133,9 @@ pub async fn enable(
 ) -> Result<HttpResponse, ApiError> {
     let (pid, uid) = path.into_inner();
     let ctx = s.ctx;
-    state.db(move |conn| users::enable(conn, &ctx, &pid, &uid)).await?;
+    state
+        .db(move |conn| users::enable(conn, &ctx, &pid, &uid))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

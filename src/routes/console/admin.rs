@@ -94,7 +94,16 @@ pub async fn users_create(
         password: None,
     };
     match create_user(&state, s.ctx.clone(), pid.clone(), input).await {
-        Ok(created) => users_page(&state, &s, &pid, created.initial_password, FieldErrors::new()).await,
+        Ok(created) => {
+            users_page(
+                &state,
+                &s,
+                &pid,
+                created.initial_password,
+                FieldErrors::new(),
+            )
+            .await
+        }
         Err(AppError::Validation(f)) => users_page(&state, &s, &pid, None, f).await,
         Err(AppError::Conflict(m)) => {
             let mut f = FieldErrors::new();
@@ -180,11 +189,16 @@ pub async fn audit(
         }
         Err(f) => (Vec::new(), Some(f.to_string())),
     };
-    let older = (rows.len() >= 100).then(|| rows.last().map(|r| r.seq)).flatten();
+    let older = (rows.len() >= 100)
+        .then(|| rows.last().map(|r| r.seq))
+        .flatten();
     let tz = state.settings.time_zone;
     Ok(html(&AuditPage {
         layout,
-        rows: rows.into_iter().map(|r| AuditLine::from_row(r, tz)).collect(),
+        rows: rows
+            .into_iter()
+            .map(|r| AuditLine::from_row(r, tz))
+            .collect(),
         q_action: get(&q.action),
         q_actor: get(&q.actor),
         q_subject: get(&q.subject_id),

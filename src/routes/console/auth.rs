@@ -11,8 +11,7 @@ use crate::domain::fields::FieldErrors;
 use crate::error::{AppError, PageError};
 use crate::web::extract::{anonymous_ctx, PartialSessionPage, StaffPage};
 use crate::web::pages::{
-    html, AccountPage, EnrollPage, HomePage, Layout, LoginPage, RecoveryCodesPage,
-    SecondFactorPage,
+    html, AccountPage, EnrollPage, HomePage, Layout, LoginPage, RecoveryCodesPage, SecondFactorPage,
 };
 use crate::web::{clear_session_cookie, csrf_cookie, session_cookie, AppState};
 
@@ -41,7 +40,12 @@ pub async fn home(state: web::Data<AppState>, s: Option<PartialSessionPage>) -> 
     })
 }
 
-fn login_page(state: &AppState, req: &HttpRequest, error: Option<String>, username: String) -> HttpResponse {
+fn login_page(
+    state: &AppState,
+    req: &HttpRequest,
+    error: Option<String>,
+    username: String,
+) -> HttpResponse {
     // Double-submit token for the sign-in form (there is no session yet).
     let existing = req
         .cookie(state.csrf_cookie_name())
@@ -106,7 +110,8 @@ pub async fn login_submit(
             match e {
                 AppError::Unauthorized(_) | AppError::TooManyRequests(_) => {
                     let status = e.status();
-                    let mut resp = login_page(&state, &req, Some(e.public_message()), form.username);
+                    let mut resp =
+                        login_page(&state, &req, Some(e.public_message()), form.username);
                     *resp.status_mut() = status;
                     Ok(resp)
                 }
@@ -194,7 +199,10 @@ async fn enroll_page(
 }
 
 /// The enrolment page (QR code and key).
-pub async fn enroll_form(state: web::Data<AppState>, s: PartialSessionPage) -> Result<HttpResponse, PageError> {
+pub async fn enroll_form(
+    state: web::Data<AppState>,
+    s: PartialSessionPage,
+) -> Result<HttpResponse, PageError> {
     if s.session.stage == Stage::SecondFactor {
         return Ok(see_other(landing(s.session.stage)));
     }
@@ -252,7 +260,10 @@ pub async fn enroll_submit(
 }
 
 /// Signs out.
-pub async fn logout(state: web::Data<AppState>, s: Option<PartialSessionPage>) -> Result<HttpResponse, PageError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    s: Option<PartialSessionPage>,
+) -> Result<HttpResponse, PageError> {
     if let Some(PartialSessionPage { session, ctx }) = s {
         state
             .db(move |conn| login::sign_out(conn, &ctx, &session))
@@ -263,7 +274,12 @@ pub async fn logout(state: web::Data<AppState>, s: Option<PartialSessionPage>) -
     Ok(resp)
 }
 
-fn account_page(state: &AppState, s: &StaffPage, errors: FieldErrors, flash: Option<&str>) -> HttpResponse {
+fn account_page(
+    state: &AppState,
+    s: &StaffPage,
+    errors: FieldErrors,
+    flash: Option<&str>,
+) -> HttpResponse {
     let mut layout = Layout::for_session("アカウント", &s.session, None, state.demo_mode);
     if let Some(f) = flash {
         layout = layout.with_flash(f);
@@ -305,7 +321,12 @@ pub async fn change_password(
         new_password: form.new_password,
     };
     match crate::routes::api::session::change_password_inner(&state, staff, change).await {
-        Ok(()) => Ok(account_page(&state, &s, FieldErrors::new(), Some("パスワードを変更しました"))),
+        Ok(()) => Ok(account_page(
+            &state,
+            &s,
+            FieldErrors::new(),
+            Some("パスワードを変更しました"),
+        )),
         Err(AppError::Validation(f)) => {
             let mut resp = account_page(&state, &s, f, None);
             *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;

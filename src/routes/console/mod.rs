@@ -19,23 +19,56 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(auth::home))
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login_submit))
-        .route("/login/second-factor", web::get().to(auth::second_factor_form))
-        .route("/login/second-factor", web::post().to(auth::second_factor_submit))
+        .route(
+            "/login/second-factor",
+            web::get().to(auth::second_factor_form),
+        )
+        .route(
+            "/login/second-factor",
+            web::post().to(auth::second_factor_submit),
+        )
         .route("/logout", web::post().to(auth::logout))
         .route("/account", web::get().to(auth::account))
         .route("/account/password", web::post().to(auth::change_password))
         .route("/account/second-factor", web::get().to(auth::enroll_form))
-        .route("/account/second-factor", web::post().to(auth::enroll_submit))
+        .route(
+            "/account/second-factor",
+            web::post().to(auth::enroll_submit),
+        )
         .route("/p/{pharmacy_id}", web::get().to(admin::pharmacy_home))
         .route("/p/{pharmacy_id}/patients", web::get().to(patients::list))
-        .route("/p/{pharmacy_id}/patients", web::post().to(patients::create))
-        .route("/p/{pharmacy_id}/patients/new", web::get().to(patients::new_form))
-        .route("/p/{pharmacy_id}/patients/{patient_id}", web::get().to(patients::detail))
-        .route("/p/{pharmacy_id}/patients/{patient_id}", web::post().to(patients::update))
-        .route("/p/{pharmacy_id}/patients/{patient_id}/edit", web::get().to(patients::edit_form))
+        .route(
+            "/p/{pharmacy_id}/patients",
+            web::post().to(patients::create),
+        )
+        .route(
+            "/p/{pharmacy_id}/patients/new",
+            web::get().to(patients::new_form),
+        )
+        .route(
+            "/p/{pharmacy_id}/patients/{patient_id}",
+            web::get().to(patients::detail),
+        )
+        .route(
+            "/p/{pharmacy_id}/patients/{patient_id}",
+            web::post().to(patients::update),
+        )
+        .route(
+            "/p/{pharmacy_id}/patients/{patient_id}/edit",
+            web::get().to(patients::edit_form),
+        )
         .route("/p/{pharmacy_id}/users", web::get().to(admin::users_list))
-        .route("/p/{pharmacy_id}/users", web::post().to(admin::users_create))
-        .route("/p/{pharmacy_id}/users/{user_id}/role", web::post().to(admin::users_role))
-        .route("/p/{pharmacy_id}/users/{user_id}/{action}", web::post().to(admin::users_action))
+        .route(
+            "/p/{pharmacy_id}/users",
+            web::post().to(admin::users_create),
+        )
+        .route(
+            "/p/{pharmacy_id}/users/{user_id}/role",
+            web::post().to(admin::users_role),
+        )
+        .route(
+            "/p/{pharmacy_id}/users/{user_id}/{action}",
+            web::post().to(admin::users_action),
+        )
         .route("/p/{pharmacy_id}/audit", web::get().to(admin::audit));
 }

@@ -10,7 +10,9 @@ use crate::error::{AppError, PageError};
 use crate::patients::{self, Patient};
 use crate::routes::api::patients::PAGE_SIZE;
 use crate::web::extract::StaffPage;
-use crate::web::pages::{fmt_time, html, Layout, PatientForm, PatientFormPage, PatientPage, PatientsPage};
+use crate::web::pages::{
+    fmt_time, html, Layout, PatientForm, PatientFormPage, PatientPage, PatientsPage,
+};
 use crate::web::AppState;
 
 /// Query of the list page.
@@ -148,9 +150,13 @@ impl PatientForm {
             insured_number: p.insured_number.clone().unwrap_or_default(),
             insured_branch: p.insured_branch.clone().unwrap_or_default(),
             public_payer_1: pe(0).map(|x| x.payer_number.clone()).unwrap_or_default(),
-            public_recipient_1: pe(0).and_then(|x| x.recipient_number.clone()).unwrap_or_default(),
+            public_recipient_1: pe(0)
+                .and_then(|x| x.recipient_number.clone())
+                .unwrap_or_default(),
             public_payer_2: pe(1).map(|x| x.payer_number.clone()).unwrap_or_default(),
-            public_recipient_2: pe(1).and_then(|x| x.recipient_number.clone()).unwrap_or_default(),
+            public_recipient_2: pe(1)
+                .and_then(|x| x.recipient_number.clone())
+                .unwrap_or_default(),
             allergies: p.allergies.clone(),
             notes: p.notes.clone(),
             version: p.version,
@@ -185,7 +191,11 @@ fn form_page(
 }
 
 /// The registration form.
-pub async fn new_form(state: web::Data<AppState>, s: StaffPage, path: web::Path<String>) -> HttpResponse {
+pub async fn new_form(
+    state: web::Data<AppState>,
+    s: StaffPage,
+    path: web::Path<String>,
+) -> HttpResponse {
     let pid = path.into_inner();
     let f = PatientForm {
         sex: "female".into(),

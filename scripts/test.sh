@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: format check, clippy with warnings as
+# errors, the migration-tree check, then every test on SQLite and again on
+# PostgreSQL (TEST_DATABASE_URL, or the local server at 127.0.0.1:5432; with
+# CI=true a missing PostgreSQL fails the run instead of being skipped).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pg.sh
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+started=$SECONDS
+step() { echo; echo "==> $* ($((SECONDS - started))s)"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "build"
+cargo test --locked --no-run
+
+have_pg=true
+pg_ensure || have_pg=false
+
+step "migration trees"
+scripts/check-migrations.sh
+
+step "tests on SQLite"
+TEST_BACKEND=sqlite cargo test --locked
+
+if $have_pg; then
+    step "tests on PostgreSQL ($TEST_DATABASE_URL)"
+    TEST_BACKEND=postgres cargo test --locked
+else
+    echo "PostgreSQL tests SKIPPED (no server; not CI)"
+fi
+
+step "done"
