@@ -4,6 +4,7 @@
 # PostgreSQL (TEST_DATABASE_URL, or the local server at 127.0.0.1:5432; with
 # CI=true a missing PostgreSQL fails the run instead of being skipped).
 set -euo pipefail
+shopt -s inherit_errexit 2>/dev/null || true
 cd "$(dirname "$0")/.."
 source scripts/pg.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -25,14 +26,20 @@ pg_ensure || have_pg=false
 step "migration trees"
 scripts/check-migrations.sh
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 step "tests on SQLite"
-TEST_BACKEND=sqlite cargo test --locked
+TEST_BACKEND=sqlite cargo test --locked --lib --bins --tests 2>&1 | tee -a "$log"
 
 if $have_pg; then
     step "tests on PostgreSQL ($TEST_DATABASE_URL)"
-    TEST_BACKEND=postgres cargo test --locked
+    TEST_BACKEND=postgres cargo test --locked --lib --bins --tests 2>&1 | tee -a "$log"
 else
     echo "PostgreSQL tests SKIPPED (no server; not CI)"
 fi
 
+passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 step "done"
+echo "$passed passed, $failed failed"
