@@ -22,8 +22,13 @@ for d in $sqlite_names; do
 done
 echo "check-migrations: $(echo "$sqlite_names" | wc -l) migration(s), same names in both trees"
 
-cargo build --quiet --locked
-bin=target/debug/pharmacy
+# scripts/test.sh passes the binary its test build made (building it again
+# without the test features would recompile much of the dependency tree).
+bin="${PHARMACY_BIN:-}"
+if [ -z "$bin" ]; then
+    cargo build --quiet --locked
+    bin=target/debug/pharmacy
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -7,6 +7,7 @@ set -euo pipefail
 shopt -s inherit_errexit 2>/dev/null || true
 cd "$(dirname "$0")/.."
 source scripts/pg.sh
+source scripts/smtp.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 started=$SECONDS
 step() { echo; echo "==> $* ($((SECONDS - started))s)"; }
@@ -20,11 +21,14 @@ cargo clippy --locked --all-targets -- -D warnings
 step "build"
 cargo test --locked --no-run
 
+step "SMTP test server environment"
+smtp_ensure
+
 have_pg=true
 pg_ensure || have_pg=false
 
 step "migration trees"
-scripts/check-migrations.sh
+PHARMACY_BIN=target/debug/pharmacy scripts/check-migrations.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

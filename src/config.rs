@@ -41,6 +41,7 @@ pub struct Settings {
     pub display: DisplaySettings,
     pub security: SecuritySettings,
     pub mail: MailSettings,
+    pub jobs: JobSettings,
     pub log: LogSettings,
 }
 
@@ -115,6 +116,19 @@ pub struct SmtpSettings {
     pub username: String,
     pub password: String,
     pub timeout_secs: u64,
+}
+
+/// `[jobs]`: the durable job worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    pub enabled: bool,
+    pub poll_interval_ms: u64,
+    pub lease_secs: i64,
+    pub batch_size: i64,
+    pub retry_initial_secs: i64,
+    pub retry_max_secs: i64,
+    pub dead_after_hours: i64,
 }
 
 /// `[log]`
@@ -269,6 +283,35 @@ impl Settings {
                     "`{}` is not one of starttls, tls, none",
                     self.mail.smtp.security
                 ),
+            ));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "mail.from",
+                format!(
+                    "`{}` is not a mailbox like Name <addr@example.jp>",
+                    self.mail.from
+                ),
+            ));
+        }
+        if self.jobs.lease_secs <= self.mail.smtp.timeout_secs as i64 {
+            return Err(invalid(
+                "jobs.lease_secs",
+                "must be longer than mail.smtp.timeout_secs (a send must end before its lease)",
+            ));
+        }
+        if self.jobs.retry_initial_secs < 1
+            || self.jobs.retry_max_secs < self.jobs.retry_initial_secs
+        {
+            return Err(invalid(
+                "jobs.retry_max_secs",
+                "retry_initial_secs must be at least 1 and retry_max_secs at least retry_initial_secs",
+            ));
+        }
+        if self.jobs.dead_after_hours < 1 || self.jobs.batch_size < 1 {
+            return Err(invalid(
+                "jobs.dead_after_hours",
+                "dead_after_hours and batch_size must be at least 1",
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

@@ -105,6 +105,21 @@ impl Ctx {
         self.now.with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
     }
 
+    /// Context for the service's own background work (e.g. `system:worker`).
+    pub fn system(name: &str, now: DateTime<Utc>) -> Ctx {
+        Ctx {
+            actor: Actor {
+                user_id: None,
+                name: format!("system:{name}"),
+                memberships: Vec::new(),
+                operator: true,
+            },
+            client_addr: "internal".into(),
+            request_id: None,
+            now,
+        }
+    }
+
     /// Context for a command-line action.
     pub fn operator(now: DateTime<Utc>) -> Ctx {
         Ctx {

@@ -191,6 +191,7 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     settings.raw.server.cookie_secure = false;
     settings.raw.server.public_url = String::new();
     settings.tls = None;
+    settings.raw.mail.transport = "file".into();
     settings.raw.mail.file_dir = dir.join("mail").display().to_string();
 
     let pool = migrate(&settings)?;
@@ -210,6 +211,8 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     println!("  Second-factor enrolment is optional in the demo only.");
     println!("  Data: var/demo/pharmacy.db (recreated at every start). Stop with Ctrl-C.");
     println!();
+    println!("  Outgoing e-mail is written to var/demo/mail/ as .eml files.");
     let state = AppState::new(pool, settings, Arc::new(SystemClock), true);
+    crate::cli::start_worker(&state)?;
     run_server(state, listener)
 }

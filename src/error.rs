@@ -288,3 +288,22 @@ impl From<crate::pharmacies::PharmacyError> for AppError {
         }
     }
 }
+
+impl From<crate::notices::NoticeError> for AppError {
+    fn from(e: crate::notices::NoticeError) -> Self {
+        use crate::notices::NoticeError as N;
+        match e {
+            N::NotFound => AppError::NotFound(e.to_string()),
+            N::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            N::WrongState(_) => AppError::Conflict(e.to_string()),
+            N::InvalidAddress(_) => {
+                let mut f = FieldErrors::new();
+                f.add("to", e.to_string());
+                AppError::Validation(f)
+            }
+            // A template or feature bug: refuse (fail closed) and log.
+            N::PrivacyLeak { .. } | N::Render(_) => AppError::Internal(e.to_string()),
+            N::Db(d) => d.into(),
+        }
+    }
+}

@@ -16,6 +16,8 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod jobs;
+pub mod notices;
 pub mod patients;
 pub mod pharmacies;
 pub mod routes;

@@ -89,6 +89,22 @@ pub enum PharmacyCommand {
     List,
 }
 
+/// `pharmacy notices ...`
+#[derive(Debug, Subcommand)]
+pub enum NoticesCommand {
+    /// Queue the test notice to ADDRESS and send it now through the configured
+    /// transport; prints the outcome.
+    SendTest {
+        #[arg(long)]
+        to: String,
+        /// 薬局コード of the pharmacy whose letterhead is used (default: the first).
+        #[arg(long)]
+        pharmacy: Option<String>,
+    },
+    /// Counts of outbound jobs by status.
+    Status,
+}
+
 /// `pharmacy audit ...`
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -276,5 +292,66 @@ pub fn audit(settings: &Validated, cmd: AuditCommand) -> CliResult<()> {
                 Ok(())
             }
         }),
+    }
+}
+
+/// Runs a `notices` subcommand.
+pub fn notices(settings: &Validated, cmd: NoticesCommand) -> CliResult<()> {
+    let pool = super::migrate(settings)?;
+    let state = crate::web::AppState::new(
+        pool.clone(),
+        settings.clone(),
+        std::sync::Arc::new(SystemClock),
+        false,
+    );
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    match cmd {
+        NoticesCommand::SendTest { to, pharmacy } => {
+            let pid = match pharmacy {
+                Some(code) => pharmacy_id(&mut conn, &code)?,
+                None => pharmacies::list_all(&mut conn)
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .next()
+                    .map(|p| p.id)
+                    .ok_or("no pharmacy registered yet (pharmacy pharmacy add ...)")?,
+            };
+            let n = crate::notices::send_test(
+                &mut conn,
+                &ctx(),
+                &state.outbox,
+                settings.time_zone,
+                &pid,
+                &to,
+            )
+            .map_err(|e| e.to_string())?;
+            println!("queued test notice {} ({})", n.id, n.message_id);
+            let worker = state.worker().map_err(|e| e.to_string())?;
+            worker.run_until_idle().map_err(|e| e.to_string())?;
+            let d =
+                crate::notices::get(&mut conn, &ctx(), &pid, &n.id).map_err(|e| e.to_string())?;
+            let last = d
+                .attempts
+                .last()
+                .map(|a| a.detail.clone())
+                .unwrap_or_default();
+            println!("status: {} ({last})", d.notification.status);
+            if d.notification.status == "sent" {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the test notice was not sent: {}",
+                    d.notification.last_error.unwrap_or_default()
+                ))
+            }
+        }
+        NoticesCommand::Status => {
+            for (status, n) in crate::jobs::counts(&mut conn).map_err(|e| e.to_string())? {
+                println!("{status}\t{n}");
+            }
+            Ok(())
+        }
     }
 }

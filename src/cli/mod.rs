@@ -6,6 +6,7 @@ mod admin;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +53,13 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
+    /// E-mail notices (outbox).
+    #[command(subcommand)]
+    Notices(admin::NoticesCommand),
+    /// Run only the background job worker (sending notices, ...), without HTTP:
+    /// for dedicated worker instances. `serve` runs one in-process when
+    /// jobs.enabled is true.
+    Worker,
 }
 
 /// Entry point of the binary.
@@ -72,6 +80,8 @@ pub fn main() -> ExitCode {
         Command::User(c) => admin::user(&settings, c),
         Command::Pharmacy(c) => admin::pharmacy(&settings, c),
         Command::Audit(c) => admin::audit(&settings, c),
+        Command::Notices(c) => admin::notices(&settings, c),
+        Command::Worker => worker(settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,11 +162,39 @@ pub fn run_server(state: AppState, listener: TcpListener) -> CliResult<()> {
     })
 }
 
+/// Starts the in-process job worker when configured; returns its stop flag.
+pub fn start_worker(state: &AppState) -> CliResult<Option<Arc<AtomicBool>>> {
+    if !state.settings.raw.jobs.enabled {
+        return Ok(None);
+    }
+    let worker = state.worker().map_err(|e| e.to_string())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    worker.spawn(stop.clone());
+    Ok(Some(stop))
+}
+
 fn serve(settings: Validated) -> CliResult<()> {
     let pool = migrate(&settings)?;
     let listener = TcpListener::bind(settings.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     eprintln!("pharmacy listening on {}", settings.public_url());
     let state = AppState::new(pool, settings, Arc::new(SystemClock), false);
-    run_server(state, listener)
+    let stop = start_worker(&state)?;
+    let result = run_server(state, listener);
+    if let Some(s) = stop {
+        s.store(true, Ordering::Relaxed);
+    }
+    result
+}
+
+fn worker(settings: Validated) -> CliResult<()> {
+    let pool = migrate(&settings)?;
+    let state = AppState::new(pool, settings, Arc::new(SystemClock), false);
+    let worker = state.worker().map_err(|e| e.to_string())?;
+    eprintln!("job worker {} running; stop with Ctrl-C", worker.id);
+    let stop = Arc::new(AtomicBool::new(false));
+    worker
+        .spawn(stop)
+        .join()
+        .map_err(|_| "the job worker panicked".to_string())
 }

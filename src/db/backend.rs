@@ -155,3 +155,42 @@ pub fn describe_connection_error(e: &ConnectionError) -> String {
         other => other.to_string(),
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct JobKey {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pharmacy_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// Keys of jobs due at `now`, oldest first. On PostgreSQL the rows are locked
+/// with `FOR UPDATE SKIP LOCKED`, so concurrent workers on several app instances
+/// take disjoint sets; SQLite's write transaction admits one claimer at a time.
+pub fn due_job_keys(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    limit: i64,
+) -> diesel::QueryResult<Vec<(String, String)>> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    use diesel::RunQueryDsl;
+    const DUE: &str = "(status = 'pending' AND run_at <= $1) \
+                       OR (status = 'running' AND lease_until < $1)";
+    let rows: Vec<JobKey> = match conn {
+        DbConnection::Postgres(pg) => diesel::sql_query(format!(
+            "SELECT pharmacy_id, id FROM jobs WHERE {DUE} \
+             ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ))
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(format!(
+            "SELECT pharmacy_id, id FROM jobs WHERE {} ORDER BY run_at LIMIT ?2",
+            DUE.replace("$1", "?1")
+        ))
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(lite)?,
+    };
+    Ok(rows.into_iter().map(|k| (k.pharmacy_id, k.id)).collect())
+}

@@ -131,7 +131,9 @@ pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool, DbSetup
     let manager = backend::BackendManager::new(url.backend(), manager_url);
     let pool = diesel::r2d2::Pool::builder()
         .max_size(options.max_size)
-        .min_idle(Some(1))
+        // No idle minimum: r2d2 would open connections on a background thread, and
+        // a short-lived command exiting meanwhile crashes inside libpq.
+        .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
         .connection_customizer(Box::new(backend::ConnectionSetup {
             sqlite_busy_timeout_ms: options.sqlite_busy_timeout_ms,

@@ -95,6 +95,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_allowed -> Bool,
     }
 }
 
@@ -127,6 +128,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        kind -> Text,
+        subject_id -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        run_at -> Timestamp,
+        deadline_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_attempts (pharmacy_id, job_id, attempt) {
+        pharmacy_id -> Text,
+        job_id -> Text,
+        attempt -> Integer,
+        worker -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        outcome -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    notifications (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        recipient_kind -> Text,
+        recipient_id -> Nullable<Text>,
+        recipient_address -> Nullable<Text>,
+        kind -> Text,
+        template -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        send_count -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_attachments (pharmacy_id, notification_id, position) {
+        pharmacy_id -> Text,
+        notification_id -> Text,
+        position -> Integer,
+        filename -> Text,
+        content_type -> Text,
+        content -> Binary,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -141,4 +209,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     patients,
     audit_events,
     audit_chain_heads,
+    jobs,
+    job_attempts,
+    notifications,
+    notification_attachments,
 );

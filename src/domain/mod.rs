@@ -3,8 +3,10 @@
 
 pub mod audit;
 pub mod fields;
+pub mod ics;
 pub mod password;
 pub mod patient;
 pub mod pharmacy;
+pub mod retry;
 pub mod role;
 pub mod text;

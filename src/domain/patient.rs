@@ -214,6 +214,8 @@ pub struct PatientInput {
     pub address: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// The patient agreed to be contacted by e-mail (メール連絡の同意).
+    pub email_allowed: bool,
     /// 保険者番号 (6 or 8 digits)
     pub insurer_number: Option<String>,
     /// 被保険者証の記号
@@ -240,6 +242,7 @@ pub struct PatientDraft {
     pub address: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    pub email_allowed: bool,
     pub insurer_number: Option<String>,
     pub insured_symbol: Option<String>,
     pub insured_number: Option<String>,
@@ -298,6 +301,12 @@ impl PatientInput {
                 "番号がある場合は保険者番号も入力してください (required with an insured number)",
             );
         }
+        if self.email_allowed && present(&self.email).is_none() {
+            e.add(
+                "email",
+                "メール連絡に同意する場合はメールアドレスを入力してください (required when e-mail contact is permitted)",
+            );
+        }
         if self.public_expenses.len() > 4 {
             e.add("public_expenses", "公費は4件までです (at most four)");
         }
@@ -340,6 +349,7 @@ impl PatientInput {
             address,
             phone,
             email,
+            email_allowed: self.email_allowed,
             insurer_number,
             insured_symbol,
             insured_number,

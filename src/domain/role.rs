@@ -26,6 +26,10 @@ pub enum Permission {
     WritePatients,
     ManageUsers,
     ReadAudit,
+    /// Send a failed or dead notice again (a pharmacist's decision).
+    ResendNotices,
+    /// Pharmacy settings and test notices.
+    ManagePharmacy,
 }
 
 impl Role {
@@ -75,7 +79,8 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Pharmacist | Role::Clerk => matches!(p, ReadPatients | WritePatients),
+            Role::Pharmacist => matches!(p, ReadPatients | WritePatients | ResendNotices),
+            Role::Clerk => matches!(p, ReadPatients | WritePatients),
             Role::Courier => false,
         }
     }
@@ -92,6 +97,9 @@ mod tests {
         assert!(!Role::Pharmacist.allows(Permission::ManageUsers));
         assert!(!Role::Clerk.allows(Permission::ReadAudit));
         assert!(Role::Admin.allows(Permission::ReadAudit));
+        assert!(Role::Pharmacist.allows(Permission::ResendNotices));
+        assert!(!Role::Clerk.allows(Permission::ResendNotices));
+        assert!(!Role::Pharmacist.allows(Permission::ManagePharmacy));
     }
 
     #[test]

@@ -85,6 +85,23 @@ pub fn optional(input: Option<&str>) -> Option<String> {
     input.map(normalize).filter(|s| !s.is_empty())
 }
 
+/// Formats a stored phone number (digits) for people: 03-1234-5678,
+/// 090-1234-5678, 045-123-4567. Unknown shapes are returned unchanged.
+pub fn format_phone(digits: &str) -> String {
+    let d = digits;
+    if !d.chars().all(|c| c.is_ascii_digit()) {
+        return d.to_string();
+    }
+    match d.len() {
+        11 => format!("{}-{}-{}", &d[..3], &d[3..7], &d[7..]),
+        10 if d.starts_with("03") || d.starts_with("06") => {
+            format!("{}-{}-{}", &d[..2], &d[2..6], &d[6..])
+        }
+        10 => format!("{}-{}-{}", &d[..3], &d[3..6], &d[6..]),
+        _ => d.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +118,14 @@ mod tests {
         assert!(digits("12a4", &[4]).unwrap_err().contains("digits only"));
         assert!(digits("123", &[6, 8]).unwrap_err().contains("6 or 8"));
         assert!(digits("  ", &[6]).unwrap_err().contains("required"));
+    }
+
+    #[test]
+    fn phone_numbers_are_formatted_for_people() {
+        assert_eq!(format_phone("0312345678"), "03-1234-5678");
+        assert_eq!(format_phone("09012345678"), "090-1234-5678");
+        assert_eq!(format_phone("0451234567"), "045-123-4567");
+        assert_eq!(format_phone("123"), "123");
     }
 
     #[test]

@@ -37,6 +37,7 @@ struct PatientRow {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    email_allowed: bool,
 }
 
 /// A patient record.
@@ -54,6 +55,8 @@ pub struct Patient {
     pub address: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// The patient agreed to be contacted by e-mail.
+    pub email_allowed: bool,
     /// 保険者番号
     pub insurer_number: Option<String>,
     /// 記号
@@ -88,6 +91,7 @@ impl From<PatientRow> for Patient {
             address: r.address,
             phone: r.phone,
             email: r.email,
+            email_allowed: r.email_allowed,
             insurer_number: r.insurer_number,
             insured_symbol: r.insured_symbol,
             insured_number: r.insured_number,
@@ -182,6 +186,7 @@ macro_rules! draft_values {
             patients::address.eq(&$d.address),
             patients::phone.eq(&$d.phone),
             patients::email.eq(&$d.email),
+            patients::email_allowed.eq($d.email_allowed),
             patients::insurer_number.eq(&$d.insurer_number),
             patients::insured_symbol.eq(&$d.insured_symbol),
             patients::insured_number.eq(&$d.insured_number),
@@ -242,7 +247,7 @@ pub fn create(
 fn changed_fields(old: &PatientRow, d: &PatientDraft) -> Vec<&'static str> {
     let mut f = Vec::new();
     let pe = public_expenses_json(d);
-    let checks: [(&'static str, bool); 15] = [
+    let checks: [(&'static str, bool); 16] = [
         ("name_kanji", old.name_kanji != d.name_kanji),
         ("name_kana", old.name_kana != d.name_kana),
         ("birth_date", old.birth_date != d.birth_date),
@@ -251,6 +256,7 @@ fn changed_fields(old: &PatientRow, d: &PatientDraft) -> Vec<&'static str> {
         ("address", old.address != d.address),
         ("phone", old.phone != d.phone),
         ("email", old.email != d.email),
+        ("email_allowed", old.email_allowed != d.email_allowed),
         ("insurer_number", old.insurer_number != d.insurer_number),
         ("insured_symbol", old.insured_symbol != d.insured_symbol),
         ("insured_number", old.insured_number != d.insured_number),

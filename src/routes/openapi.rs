@@ -38,6 +38,11 @@ use super::api;
         api::users::enable,
         api::users::reset_second_factor,
         api::audit::list,
+        api::notices::list,
+        api::notices::get,
+        api::notices::resend,
+        api::notices::contacted,
+        api::notices::send_test,
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -66,6 +71,10 @@ use super::api;
         api::patients::PatientUpdate,
         api::users::UserCreated,
         api::users::RoleChange,
+        api::notices::TestNoticeRequest,
+        crate::notices::Notification,
+        crate::notices::NotificationDetail,
+        crate::jobs::Attempt,
     )),
     tags(
         (name = "session", description = "Sign-in, second factor, sign-out"),
@@ -73,6 +82,7 @@ use super::api;
         (name = "patients", description = "Patient records (every read is audited)"),
         (name = "users", description = "Staff accounts (admins)"),
         (name = "audit", description = "Audit trail (admins)"),
+        (name = "notices", description = "E-mail notices outbox: status, history, resend"),
         (name = "health", description = "Liveness"),
     )
 )]

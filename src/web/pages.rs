@@ -154,6 +154,86 @@ pub struct HomePage {
 pub struct PharmacyHomePage {
     pub layout: Layout,
     pub pharmacy: Pharmacy,
+    /// Notices needing staff.
+    pub attention: i64,
+}
+
+/// Japanese label of a notice status.
+pub fn notice_status_label(status: &str) -> &'static str {
+    match status {
+        "pending" => "送信待ち",
+        "sending" => "送信中",
+        "sent" => "送信済み",
+        "failed" => "送信失敗",
+        "dead" => "送信断念（要対応）",
+        "needs_manual_contact" => "要連絡（メール不可）",
+        "contacted" => "連絡済み",
+        _ => "不明",
+    }
+}
+
+/// Every notice status with its label, for filters.
+pub const NOTICE_STATUSES: [&str; 7] = [
+    "pending",
+    "sending",
+    "sent",
+    "failed",
+    "dead",
+    "needs_manual_contact",
+    "contacted",
+];
+
+/// A notice line for the list.
+pub struct NoticeLine {
+    pub id: String,
+    pub created: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub attempts: i32,
+    pub last_error: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/notices.html")]
+pub struct NoticesPage {
+    pub layout: Layout,
+    pub pharmacy_id: String,
+    pub rows: Vec<NoticeLine>,
+    pub statuses: Vec<(&'static str, &'static str)>,
+    pub q_status: String,
+    pub attention: bool,
+    pub can_test: bool,
+    pub test_error: Option<String>,
+}
+
+/// An attempt line.
+pub struct AttemptLine {
+    pub attempt: i32,
+    pub started: String,
+    pub finished: String,
+    pub outcome: String,
+    pub detail: String,
+    pub worker: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/notice_detail.html")]
+pub struct NoticePage {
+    pub layout: Layout,
+    pub n: crate::notices::Notification,
+    pub status_label: &'static str,
+    pub recipient: String,
+    pub patient_link: Option<String>,
+    pub created: String,
+    pub sent: String,
+    pub next_attempt: String,
+    pub attachments: Vec<String>,
+    pub attempts: Vec<AttemptLine>,
+    pub can_resend: bool,
+    pub can_contact: bool,
 }
 
 #[derive(Template)]
@@ -192,6 +272,8 @@ pub struct PatientForm {
     pub address: String,
     pub phone: String,
     pub email: String,
+    /// Checkbox: present ("on") when ticked.
+    pub email_allowed: Option<String>,
     pub insurer_number: String,
     pub insured_symbol: String,
     pub insured_number: String,

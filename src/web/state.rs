@@ -14,6 +14,10 @@ use crate::config::Validated;
 use crate::context::{Actor, Ctx};
 use crate::db::{DbConnection, Pool};
 use crate::error::AppError;
+use crate::jobs::worker::Worker;
+use crate::notices::handler::SendNotice;
+use crate::notices::mailer::{Mailer, MailerError};
+use crate::notices::OutboxConfig;
 
 /// Everything request handlers share.
 #[derive(Clone)]
@@ -25,6 +29,8 @@ pub struct AppState {
     /// Set only by `pharmacy demo`: shows a DEMO banner and lets demo accounts skip
     /// second-factor enrolment.
     pub demo_mode: bool,
+    /// Notices outbox settings.
+    pub outbox: OutboxConfig,
 }
 
 /// Per-request data set by the outermost middleware.
@@ -41,13 +47,36 @@ impl AppState {
             settings.raw.security.pbkdf2_iterations,
             settings.raw.security.max_concurrent_hashes,
         );
+        let domain = settings
+            .raw
+            .mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map(|m| m.email.domain().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        let outbox = OutboxConfig {
+            dead_after: Duration::hours(settings.raw.jobs.dead_after_hours),
+            domain,
+        };
         AppState {
             pool,
             settings: Arc::new(settings),
             clock,
             hasher,
             demo_mode,
+            outbox,
         }
+    }
+
+    /// A job worker with every handler (notices, ...), on this state's pool and clock.
+    pub fn worker(&self) -> Result<Worker, MailerError> {
+        let mailer = Mailer::from_settings(&self.settings.raw.mail)?;
+        Ok(Worker::new(
+            self.pool.clone(),
+            self.clock.clone(),
+            self.settings.raw.jobs.clone(),
+            vec![Arc::new(SendNotice { mailer })],
+        ))
     }
 
     /// Session time limits from configuration.

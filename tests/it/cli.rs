@@ -136,7 +136,8 @@ fn operator_sets_up_a_pharmacy_and_staff_from_the_command_line() {
     );
     assert!(ok, "{out}");
     assert!(out.contains("initial password"), "{out}");
-    assert!(pharmacy(url, &["user", "reset-2fa", "--username", "pharm1"], None).0);
+    let (ok, out) = pharmacy(url, &["user", "reset-2fa", "--username", "pharm1"], None);
+    assert!(ok, "{out}");
     assert!(pharmacy(url, &["user", "disable", "--username", "pharm1"], None).0);
     let (ok, out) = pharmacy(url, &["user", "disable", "--username", "ghost"], None);
     assert!(!ok && out.contains("no user"), "{out}");

@@ -301,6 +301,11 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// A job worker on this app's pool and clock.
+    pub fn worker(&self) -> pharmacy::jobs::worker::Worker {
+        self.state.worker().expect("worker")
+    }
+
     /// A fresh browser-like client.
     pub fn client(&self) -> TestClient {
         TestClient::new(&self.base)

@@ -26,6 +26,9 @@ async fn openapi_describes_every_api_route() {
         "/api/v1/pharmacies/{pharmacy_id}/patients/{patient_id}",
         "/api/v1/pharmacies/{pharmacy_id}/users",
         "/api/v1/pharmacies/{pharmacy_id}/audit",
+        "/api/v1/pharmacies/{pharmacy_id}/notices",
+        "/api/v1/pharmacies/{pharmacy_id}/notices/{notice_id}/resend",
+        "/api/v1/pharmacies/{pharmacy_id}/notices/test",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }

@@ -2,11 +2,13 @@
 //! test, on the backend named by `TEST_BACKEND` (scripts/test.sh runs both).
 
 mod common;
+mod smtp;
 
 mod audit_chain;
 mod auth;
 mod cli;
 mod http;
+mod notices;
 mod patients;
 mod storage;
 mod users;

@@ -2,6 +2,7 @@
 //! `POST /api/v1/session`; every state-changing call also sends `X-CSRF-Token`.
 
 pub mod audit;
+pub mod notices;
 pub mod patients;
 pub mod pharmacies;
 pub mod session;
@@ -81,6 +82,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/pharmacies/{pharmacy_id}/audit",
                 web::get().to(audit::list),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/notices",
+                web::get().to(notices::list),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/notices/test",
+                web::post().to(notices::send_test),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/notices/{notice_id}",
+                web::get().to(notices::get),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/notices/{notice_id}/resend",
+                web::post().to(notices::resend),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/notices/{notice_id}/contacted",
+                web::post().to(notices::contacted),
             ),
     );
 }

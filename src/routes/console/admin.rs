@@ -24,10 +24,19 @@ pub async fn pharmacy_home(
     let layout = Layout::for_session("店舗", &s.session, Some(&pid), state.demo_mode);
     let ctx = s.ctx;
     let p2 = pid.clone();
-    let pharmacy = state
-        .db(move |conn| crate::pharmacies::get(conn, &ctx, &p2))
+    let (pharmacy, attention) = state
+        .db(move |conn| {
+            let p = crate::pharmacies::get(conn, &ctx, &p2)?;
+            let n = crate::notices::attention_count(conn, &p2)
+                .map_err(crate::pharmacies::PharmacyError::from)?;
+            Ok::<_, crate::pharmacies::PharmacyError>((p, n))
+        })
         .await?;
-    Ok(html(&PharmacyHomePage { layout, pharmacy }))
+    Ok(html(&PharmacyHomePage {
+        layout,
+        pharmacy,
+        attention,
+    }))
 }
 
 async fn users_page(

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod notices;
 pub mod patients;
 
 use actix_web::{http::header, web, HttpResponse};
@@ -70,5 +71,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/p/{pharmacy_id}/users/{user_id}/{action}",
             web::post().to(admin::users_action),
         )
-        .route("/p/{pharmacy_id}/audit", web::get().to(admin::audit));
+        .route("/p/{pharmacy_id}/audit", web::get().to(admin::audit))
+        .route("/p/{pharmacy_id}/notices", web::get().to(notices::list))
+        .route(
+            "/p/{pharmacy_id}/notices/test",
+            web::post().to(notices::send_test),
+        )
+        .route(
+            "/p/{pharmacy_id}/notices/{notice_id}",
+            web::get().to(notices::detail),
+        )
+        .route(
+            "/p/{pharmacy_id}/notices/{notice_id}/resend",
+            web::post().to(notices::resend),
+        )
+        .route(
+            "/p/{pharmacy_id}/notices/{notice_id}/contacted",
+            web::post().to(notices::contacted),
+        );
 }
