@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Validated;
 use crate::context::Ctx;
 use crate::db::{DatabaseUrl, DbConnection};
+use crate::domain::clinic::ClinicInput;
 use crate::domain::patient::{PatientInput, PublicExpense};
 use crate::domain::pharmacy::PharmacyInput;
 use crate::domain::role::Role;
@@ -150,12 +151,35 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
         ),
     ];
     samples[2].allergies = Some("ペニシリン系抗菌薬で発疹".into());
+    samples[1].email = Some("hanako.sato@example.jp".into());
+    samples[1].email_allowed = true;
+    samples[3].email = Some("misaki.t@example.jp".into());
     samples[4].public_expenses = vec![PublicExpense {
         payer_number: "88136015".into(),
         recipient_number: Some("1234566".into()),
     }];
     for p in &samples {
         patients::create(conn, &ctx, &main.id, p).map_err(|e| e.to_string())?;
+    }
+    for clinic in [
+        ClinicInput {
+            name: "新宿内科クリニック".into(),
+            institution_code: Some("1312345678".into()),
+            phone: Some("03-3333-1111".into()),
+            fax: Some("03-3333-1112".into()),
+            email: Some("info@shinjuku-naika.example".into()),
+            email_allowed: true,
+            notes: Some("オンライン診療あり。処方箋はFAXで送付、原本は郵送。".into()),
+        },
+        ClinicInput {
+            name: "西新宿整形外科".into(),
+            institution_code: Some("1312345679".into()),
+            phone: Some("03-3333-2221".into()),
+            fax: Some("03-3333-2222".into()),
+            ..ClinicInput::default()
+        },
+    ] {
+        crate::clinics::create(conn, &ctx, &main.id, &clinic).map_err(|e| e.to_string())?;
     }
     patients::create(
         conn,

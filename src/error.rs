@@ -307,3 +307,16 @@ impl From<crate::notices::NoticeError> for AppError {
         }
     }
 }
+
+impl From<crate::clinics::ClinicError> for AppError {
+    fn from(e: crate::clinics::ClinicError) -> Self {
+        use crate::clinics::ClinicError as C;
+        match e {
+            C::Invalid(f) => AppError::Validation(f),
+            C::NotFound => AppError::NotFound(e.to_string()),
+            C::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            C::VersionConflict { .. } => AppError::Conflict(e.to_string()),
+            C::Db(d) => d.into(),
+        }
+    }
+}

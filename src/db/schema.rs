@@ -195,6 +195,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    clinics (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        name -> Text,
+        institution_code -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        fax -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_allowed -> Bool,
+        notes -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -213,4 +230,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_attempts,
     notifications,
     notification_attachments,
+    clinics,
 );

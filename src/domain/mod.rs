@@ -2,6 +2,7 @@
 //! people is parsed here into types that cannot hold invalid values.
 
 pub mod audit;
+pub mod clinic;
 pub mod fields;
 pub mod ics;
 pub mod password;

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Event};
 use crate::context::{Ctx, Denied};
-use crate::db::schema::{notification_attachments, notifications, patients, pharmacies};
+use crate::db::schema::{clinics, notification_attachments, notifications, patients, pharmacies};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::patient::parse_email;
 use crate::domain::role::Permission;
@@ -38,7 +38,9 @@ pub struct OutboxConfig {
 pub enum RecipientRef {
     /// A patient of the pharmacy (their address and e-mail consent are looked up).
     Patient(String),
-    /// A plain address (test notices; clinics until the clinics directory exists).
+    /// A clinic of the pharmacy's directory.
+    Clinic(String),
+    /// A plain address (test notices).
     Address(String),
 }
 
@@ -167,6 +169,20 @@ pub fn enqueue(
                     _ => None,
                 };
                 ("patient", Some(id.clone()), email, reason)
+            }
+            RecipientRef::Clinic(id) => {
+                let (email, allowed): (Option<String>, bool) = clinics::table
+                    .find((pharmacy_id, id))
+                    .select((clinics::email, clinics::email_allowed))
+                    .first(c)
+                    .optional()?
+                    .ok_or(NoticeError::NotFound)?;
+                let reason = match (&email, allowed) {
+                    (None, _) => Some("no e-mail address"),
+                    (Some(_), false) => Some("e-mail not permitted by the clinic"),
+                    _ => None,
+                };
+                ("clinic", Some(id.clone()), email, reason)
             }
         };
         let id = uuid::Uuid::now_v7().to_string();

@@ -43,6 +43,10 @@ use super::api;
         api::notices::resend,
         api::notices::contacted,
         api::notices::send_test,
+        api::clinics::list,
+        api::clinics::create,
+        api::clinics::get,
+        api::clinics::update,
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -75,6 +79,9 @@ use super::api;
         crate::notices::Notification,
         crate::notices::NotificationDetail,
         crate::jobs::Attempt,
+        crate::clinics::Clinic,
+        crate::domain::clinic::ClinicInput,
+        api::clinics::ClinicUpdate,
     )),
     tags(
         (name = "session", description = "Sign-in, second factor, sign-out"),
@@ -82,6 +89,7 @@ use super::api;
         (name = "patients", description = "Patient records (every read is audited)"),
         (name = "users", description = "Staff accounts (admins)"),
         (name = "audit", description = "Audit trail (admins)"),
+        (name = "clinics", description = "Clinics directory (admins edit)"),
         (name = "notices", description = "E-mail notices outbox: status, history, resend"),
         (name = "health", description = "Liveness"),
     )

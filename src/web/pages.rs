@@ -380,3 +380,36 @@ pub fn html(t: &impl Template) -> actix_web::HttpResponse {
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "console/clinics.html")]
+pub struct ClinicsPage {
+    pub layout: Layout,
+    pub pharmacy_id: String,
+    pub clinics: Vec<crate::clinics::Clinic>,
+    pub can_edit: bool,
+}
+
+/// The clinic form's values, as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ClinicForm {
+    pub name: String,
+    pub institution_code: String,
+    pub phone: String,
+    pub fax: String,
+    pub email: String,
+    pub email_allowed: Option<String>,
+    pub notes: String,
+    pub version: i32,
+}
+
+#[derive(Template)]
+#[template(path = "console/clinic_form.html")]
+pub struct ClinicFormPage {
+    pub layout: Layout,
+    pub is_new: bool,
+    pub action: String,
+    pub f: ClinicForm,
+    pub errors: FieldErrors,
+}

@@ -7,6 +7,7 @@ mod smtp;
 mod audit_chain;
 mod auth;
 mod cli;
+mod clinics;
 mod http;
 mod notices;
 mod patients;

@@ -2,6 +2,7 @@
 //! `POST /api/v1/session`; every state-changing call also sends `X-CSRF-Token`.
 
 pub mod audit;
+pub mod clinics;
 pub mod notices;
 pub mod patients;
 pub mod pharmacies;
@@ -102,6 +103,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/pharmacies/{pharmacy_id}/notices/{notice_id}/contacted",
                 web::post().to(notices::contacted),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/clinics",
+                web::get().to(clinics::list),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/clinics",
+                web::post().to(clinics::create),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/clinics/{clinic_id}",
+                web::get().to(clinics::get),
+            )
+            .route(
+                "/pharmacies/{pharmacy_id}/clinics/{clinic_id}",
+                web::put().to(clinics::update),
             ),
     );
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clinics;
 pub mod notices;
 pub mod patients;
 
@@ -88,5 +89,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/p/{pharmacy_id}/notices/{notice_id}/contacted",
             web::post().to(notices::contacted),
+        )
+        .route("/p/{pharmacy_id}/clinics", web::get().to(clinics::list))
+        .route("/p/{pharmacy_id}/clinics", web::post().to(clinics::create))
+        .route(
+            "/p/{pharmacy_id}/clinics/new",
+            web::get().to(clinics::new_form),
+        )
+        .route(
+            "/p/{pharmacy_id}/clinics/{clinic_id}",
+            web::get().to(clinics::edit_form),
+        )
+        .route(
+            "/p/{pharmacy_id}/clinics/{clinic_id}",
+            web::post().to(clinics::update),
         );
 }
