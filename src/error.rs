@@ -117,6 +117,12 @@ impl From<diesel::r2d2::PoolError> for AppError {
     }
 }
 
+impl From<crate::context::Denied> for AppError {
+    fn from(_: crate::context::Denied) -> Self {
+        AppError::Forbidden("権限がありません (not allowed)".into())
+    }
+}
+
 impl From<FieldErrors> for AppError {
     fn from(e: FieldErrors) -> Self {
         AppError::Validation(e)

@@ -51,25 +51,6 @@ pub enum ClinicError {
     Db(#[from] diesel::result::Error),
 }
 
-fn authorize(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    pharmacy_id: &str,
-    permission: Permission,
-    action: &str,
-) -> Result<(), ClinicError> {
-    if let Err(d) = ctx.actor.require(pharmacy_id, permission) {
-        let chain = ctx.actor.role_in(pharmacy_id).map(|_| pharmacy_id);
-        audit::record_alone(
-            conn,
-            ctx,
-            Event::denied(chain, action).detail(format!("pharmacy={pharmacy_id}")),
-        )?;
-        return Err(ClinicError::Forbidden(d));
-    }
-    Ok(())
-}
-
 fn load(conn: &mut DbConnection, pharmacy_id: &str, id: &str) -> Result<Clinic, ClinicError> {
     clinics::table
         .find((pharmacy_id, id))
@@ -86,12 +67,13 @@ pub fn create(
     pharmacy_id: &str,
     input: &ClinicInput,
 ) -> Result<Clinic, ClinicError> {
-    authorize(
+    crate::authz::require::<ClinicError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::ManagePharmacy,
         "clinic.created",
+        None,
     )?;
     let d = input.parse().map_err(ClinicError::Invalid)?;
     let id = uuid::Uuid::now_v7().to_string();
@@ -131,12 +113,13 @@ pub fn update(
     expected_version: i32,
     input: &ClinicInput,
 ) -> Result<Clinic, ClinicError> {
-    authorize(
+    crate::authz::require::<ClinicError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::ManagePharmacy,
         "clinic.updated",
+        None,
     )?;
     let d = input.parse().map_err(ClinicError::Invalid)?;
     let now = ctx.now.naive_utc();
@@ -180,12 +163,13 @@ pub fn get(
     pharmacy_id: &str,
     id: &str,
 ) -> Result<Clinic, ClinicError> {
-    authorize(
+    crate::authz::require::<ClinicError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::ReadPatients,
         "clinic.read",
+        None,
     )?;
     load(conn, pharmacy_id, id)
 }
@@ -196,16 +180,23 @@ pub fn list(
     ctx: &Ctx,
     pharmacy_id: &str,
 ) -> Result<Vec<Clinic>, ClinicError> {
-    authorize(
+    crate::authz::require::<ClinicError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::ReadPatients,
         "clinic.listed",
+        None,
     )?;
     Ok(clinics::table
         .filter(clinics::pharmacy_id.eq(pharmacy_id))
         .order(clinics::name.asc())
         .select(Clinic::as_select())
         .load(conn)?)
+}
+
+impl From<Denied> for ClinicError {
+    fn from(d: Denied) -> Self {
+        ClinicError::Forbidden(d)
+    }
 }

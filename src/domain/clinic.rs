@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::contact::{parse_email, parse_phone};
 use super::fields::FieldErrors;
-use super::patient::{parse_email, parse_phone};
 use super::text;
 
 /// 医療機関コード: 10 digits (都道府県 2, 点数表 1: 1 医科 or 3 歯科, 7 digits).

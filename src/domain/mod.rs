@@ -3,8 +3,10 @@
 
 pub mod audit;
 pub mod clinic;
+pub mod contact;
 pub mod fields;
 pub mod ics;
+pub mod insurance;
 pub mod password;
 pub mod patient;
 pub mod pharmacy;

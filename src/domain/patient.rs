@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::contact::{parse_email, parse_phone, parse_postal_code};
 use super::fields::FieldErrors;
+use super::insurance::{parse_insurer_number, parse_public_payer_number};
 use super::text;
 
 /// 性別. The e-prescription CSV codes are 1 (male) and 2 (female).
@@ -56,41 +58,6 @@ impl Sex {
     }
 }
 
-/// The check digit used by 保険者番号 and 公費負担者番号: from the right of the body,
-/// digits are weighted 2, 1, 2, 1, ...; two-digit products are summed digit by digit;
-/// the check digit is (10 - sum mod 10) mod 10.
-pub fn check_digit(body: &str) -> Option<u32> {
-    let mut sum = 0;
-    for (i, c) in body.chars().rev().enumerate() {
-        let d = c.to_digit(10)?;
-        let p = if i % 2 == 0 { d * 2 } else { d };
-        sum += p / 10 + p % 10;
-    }
-    Some((10 - sum % 10) % 10)
-}
-
-fn with_check_digit(field_value: &str, lengths: &[usize], what: &str) -> Result<String, String> {
-    let n = text::digits(field_value, lengths)?;
-    let (body, last) = n.split_at(n.len() - 1);
-    let expected = check_digit(body).ok_or_else(|| "digits only".to_string())?;
-    if last.parse::<u32>().ok() != Some(expected) {
-        return Err(format!(
-            "{what}の検証番号が一致しません (check digit does not match)"
-        ));
-    }
-    Ok(n)
-}
-
-/// 保険者番号: 6 digits (国民健康保険) or 8 digits, the last being a check digit.
-pub fn parse_insurer_number(input: &str) -> Result<String, String> {
-    with_check_digit(input, &[6, 8], "保険者番号")
-}
-
-/// 公費負担者番号: 8 digits with a check digit.
-pub fn parse_public_payer_number(input: &str) -> Result<String, String> {
-    with_check_digit(input, &[8], "公費負担者番号")
-}
-
 /// 生年月日 from `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD`, not in the future.
 pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, String> {
     let n = text::normalize(input).replace('/', "-");
@@ -108,49 +75,6 @@ pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, Stri
         return Err("1880年以降の日付を入力してください (date before 1880)".into());
     }
     Ok(date)
-}
-
-/// Japanese postal code, stored as `123-4567`.
-pub fn parse_postal_code(input: &str) -> Result<String, String> {
-    let n = text::digits(input, &[7])?;
-    Ok(format!("{}-{}", &n[..3], &n[3..]))
-}
-
-/// Telephone number: 10 or 11 digits, stored without separators.
-pub fn parse_phone(input: &str) -> Result<String, String> {
-    let n = text::digits(input, &[10, 11])?;
-    if !n.starts_with('0') {
-        return Err("0から始まる電話番号を入力してください (must start with 0)".into());
-    }
-    Ok(n)
-}
-
-/// An e-mail address in its common form (local@domain.tld), lower-cased domain.
-pub fn parse_email(input: &str) -> Result<String, String> {
-    let n = text::normalize(input);
-    let invalid = || "メールアドレスの形式が正しくありません (invalid e-mail address)".to_string();
-    if n.len() > 254 || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid());
-    }
-    let (local, domain) = n.rsplit_once('@').ok_or_else(invalid)?;
-    let domain_ok = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.contains('@')
-        && local.is_ascii()
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..");
-    if !domain_ok || !local_ok {
-        return Err(invalid());
-    }
-    Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
 fn bounded(input: &str, max: usize) -> Result<String, String> {
@@ -431,17 +355,6 @@ mod tests {
             }],
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn check_digits_match_real_insurer_numbers() {
-        // 全国健康保険協会 東京支部 and 大阪支部.
-        assert_eq!(check_digit("0113001"), Some(2));
-        assert_eq!(check_digit("0127001"), Some(6));
-        assert!(parse_insurer_number("01130012").is_ok());
-        assert!(parse_insurer_number("01130013")
-            .unwrap_err()
-            .contains("check digit"));
     }
 
     #[test]

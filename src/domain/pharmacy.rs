@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::contact::{parse_email, parse_phone, parse_postal_code};
 use super::fields::FieldErrors;
-use super::patient::{parse_email, parse_phone, parse_postal_code};
 use super::text;
 
 /// 薬局コード: 10 digits (都道府県番号 2, 点数表番号 1 (4 = 調剤), 薬局コード 7).

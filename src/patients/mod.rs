@@ -120,28 +120,6 @@ pub enum PatientError {
     Db(#[from] diesel::result::Error),
 }
 
-/// Checks the actor's permission in the pharmacy of the URL; a refusal is audited.
-fn authorize(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    pharmacy_id: &str,
-    permission: Permission,
-    action: &str,
-) -> Result<(), PatientError> {
-    if let Err(d) = ctx.actor.require(pharmacy_id, permission) {
-        // A non-member's refusal goes to the system chain: the pharmacy id came
-        // from the URL and may not exist.
-        let chain = ctx.actor.role_in(pharmacy_id).map(|_| pharmacy_id);
-        audit::record_alone(
-            conn,
-            ctx,
-            Event::denied(chain, action).detail(format!("pharmacy={pharmacy_id}")),
-        )?;
-        return Err(PatientError::Forbidden(d));
-    }
-    Ok(())
-}
-
 /// Loads a patient by id and checks that it belongs to `pharmacy_id`. A record of
 /// another pharmacy is reported as not found and the attempt is audited in the
 /// owning pharmacy's trail.
@@ -208,12 +186,13 @@ pub fn create(
     pharmacy_id: &str,
     input: &PatientInput,
 ) -> Result<Patient, PatientError> {
-    authorize(
+    crate::authz::require::<PatientError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::WritePatients,
         "patient.created",
+        None,
     )?;
     let draft = input.parse(ctx.today()).map_err(PatientError::Invalid)?;
     let id = uuid::Uuid::now_v7().to_string();
@@ -283,12 +262,13 @@ pub fn update(
     expected_version: i32,
     input: &PatientInput,
 ) -> Result<Patient, PatientError> {
-    authorize(
+    crate::authz::require::<PatientError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::WritePatients,
         "patient.updated",
+        None,
     )?;
     let old = load_owned(conn, ctx, pharmacy_id, patient_id, "patient.updated")?;
     let draft = input.parse(ctx.today()).map_err(PatientError::Invalid)?;
@@ -338,12 +318,13 @@ pub fn get(
     pharmacy_id: &str,
     patient_id: &str,
 ) -> Result<Patient, PatientError> {
-    authorize(
+    crate::authz::require::<PatientError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::ReadPatients,
         "patient.read",
+        None,
     )?;
     let row = load_owned(conn, ctx, pharmacy_id, patient_id, "patient.read")?;
     audit::record_alone(
@@ -376,12 +357,13 @@ pub fn search(
     offset: i64,
     limit: i64,
 ) -> Result<Vec<PatientSummary>, PatientError> {
-    authorize(
+    crate::authz::require::<PatientError>(
         conn,
         ctx,
         pharmacy_id,
         Permission::ReadPatients,
         "patient.searched",
+        None,
     )?;
     let mut q = patients::table
         .filter(patients::pharmacy_id.eq(pharmacy_id))
@@ -437,4 +419,10 @@ pub fn search(
             insured_number: r.insured_number,
         })
         .collect())
+}
+
+impl From<Denied> for PatientError {
+    fn from(d: Denied) -> Self {
+        PatientError::Forbidden(d)
+    }
 }

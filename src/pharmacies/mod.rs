@@ -119,14 +119,14 @@ pub fn update(
     pharmacy_id: &str,
     input: &PharmacyInput,
 ) -> Result<Pharmacy, PharmacyError> {
-    if let Err(d) = ctx.actor.require(pharmacy_id, Permission::ManageUsers) {
-        audit::record_alone(
-            conn,
-            ctx,
-            Event::denied(None, "pharmacy.updated").subject("pharmacy", pharmacy_id),
-        )?;
-        return Err(PharmacyError::Forbidden(d));
-    }
+    crate::authz::require::<PharmacyError>(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::ManagePharmacy,
+        "pharmacy.updated",
+        Some(("pharmacy", pharmacy_id)),
+    )?;
     let draft = input.parse().map_err(PharmacyError::Invalid)?;
     let now = ctx.now.naive_utc();
     write_transaction(conn, |c| {
@@ -184,4 +184,10 @@ pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<Pharmacy>> {
         .order(pharmacies::code.asc())
         .select(Pharmacy::as_select())
         .load(conn)
+}
+
+impl From<Denied> for PharmacyError {
+    fn from(d: Denied) -> Self {
+        PharmacyError::Forbidden(d)
+    }
 }

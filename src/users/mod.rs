@@ -102,6 +102,7 @@ pub fn generate_password() -> String {
     crate::auth::random_token::<15>()
 }
 
+/// Staff management needs the admin role in the pharmacy acted in.
 fn authorize(
     conn: &mut DbConnection,
     ctx: &Ctx,
@@ -109,16 +110,20 @@ fn authorize(
     action: &str,
     target: Option<&str>,
 ) -> Result<(), UserError> {
-    if let Err(d) = ctx.actor.require(pharmacy_id, Permission::ManageUsers) {
-        let pharmacy = ctx.actor.role_in(pharmacy_id).map(|_| pharmacy_id);
-        let mut ev = Event::denied(pharmacy, action).detail(format!("pharmacy={pharmacy_id}"));
-        if let Some(t) = target {
-            ev = ev.subject("user", t);
-        }
-        audit::record_alone(conn, ctx, ev)?;
-        return Err(UserError::Forbidden(d));
+    crate::authz::require(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::ManageUsers,
+        action,
+        target.map(|t| ("user", t)),
+    )
+}
+
+impl From<Denied> for UserError {
+    fn from(d: Denied) -> Self {
+        UserError::Forbidden(d)
     }
-    Ok(())
 }
 
 /// The target must be a member of the pharmacy the admin acts in.

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::audit::{self, AuditFilter, AuditRow, Event};
+use crate::audit::{self, AuditFilter, AuditRow};
 use crate::context::Ctx;
 use crate::domain::fields::FieldErrors;
 use crate::domain::role::Permission;
@@ -88,19 +88,14 @@ pub fn list_for(
     pharmacy_id: &str,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditRow>, AppError> {
-    if ctx
-        .actor
-        .require(pharmacy_id, Permission::ReadAudit)
-        .is_err()
-    {
-        let chain = ctx.actor.role_in(pharmacy_id).map(|_| pharmacy_id);
-        audit::record_alone(
-            conn,
-            ctx,
-            Event::denied(chain, "audit.listed").detail(format!("pharmacy={pharmacy_id}")),
-        )?;
-        return Err(AppError::Forbidden("権限がありません (not allowed)".into()));
-    }
+    crate::authz::require::<AppError>(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::ReadAudit,
+        "audit.listed",
+        None,
+    )?;
     Ok(audit::list(conn, pharmacy_id, filter)?)
 }
 
