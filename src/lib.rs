@@ -17,6 +17,7 @@ pub mod context;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod drugs;
 pub mod error;
 pub mod jobs;
 pub mod notices;

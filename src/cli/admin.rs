@@ -355,3 +355,117 @@ pub fn notices(settings: &Validated, cmd: NoticesCommand) -> CliResult<()> {
         }
     }
 }
+
+/// `pharmacy drugs ...`
+#[derive(Debug, Subcommand)]
+pub enum DrugsCommand {
+    /// Import a national master file: the MHLW 薬価基準収載品目リスト (--mhlw, CSV
+    /// in UTF-8 or CP932) and/or the レセ電 医薬品マスター (--y-master, CP932, no
+    /// header). Prints counts and every rejected line; re-importing changes nothing.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        mhlw: Option<std::path::PathBuf>,
+        #[arg(long = "y-master", value_name = "FILE")]
+        y_master: Option<std::path::PathBuf>,
+        /// Edition label (default: the date in the file name).
+        #[arg(long)]
+        edition: Option<String>,
+    },
+    /// Look a product up by YJ/薬価基準 code, レセ電 code or 一般名コード.
+    Lookup { code: String },
+    /// Search products by name, kana or ingredient.
+    Search { query: String },
+}
+
+/// Runs a `drugs` subcommand.
+pub fn drugs(settings: &Validated, cmd: DrugsCommand) -> CliResult<()> {
+    let pool = super::migrate(settings)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    match cmd {
+        DrugsCommand::Import {
+            mhlw,
+            y_master,
+            edition,
+        } => {
+            if mhlw.is_none() && y_master.is_none() {
+                return Err("give --mhlw FILE and/or --y-master FILE".into());
+            }
+            for (path, is_mhlw) in [(mhlw, true), (y_master, false)] {
+                let Some(path) = path else { continue };
+                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let started = std::time::Instant::now();
+                let report = if is_mhlw {
+                    crate::drugs::import::import_mhlw(
+                        &mut conn,
+                        &ctx(),
+                        &name,
+                        &bytes,
+                        edition.as_deref(),
+                    )
+                } else {
+                    crate::drugs::import::import_y_master(
+                        &mut conn,
+                        &ctx(),
+                        &name,
+                        &bytes,
+                        edition.as_deref(),
+                    )
+                }
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+                for e in &report.errors {
+                    eprintln!("{}: rejected {e}", path.display());
+                }
+                println!(
+                    "{}: {report} in {:.2}s",
+                    path.display(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            let (total, narcotic) = crate::drugs::counts(&mut conn).map_err(|e| e.to_string())?;
+            println!("master now holds {total} products ({narcotic} narcotics)");
+            Ok(())
+        }
+        DrugsCommand::Lookup { code } => {
+            let found = crate::drugs::lookup(&mut conn, &code).map_err(|e| e.to_string())?;
+            if found.is_empty() {
+                return Err(format!("no product with code {code}"));
+            }
+            for p in found {
+                print_product(&p);
+            }
+            Ok(())
+        }
+        DrugsCommand::Search { query } => {
+            for p in crate::drugs::search(&mut conn, &query, 50).map_err(|e| e.to_string())? {
+                print_product(&p);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_product(p: &crate::drugs::Product) {
+    println!(
+        "{}\t{}\t{}\t{}\t{}\t成分: {}\t麻薬:{} 向精神薬:{} 毒薬:{} 覚醒剤原料:{}{}",
+        p.yj_code,
+        p.receipt_code.as_deref().unwrap_or("-"),
+        p.name,
+        p.standard,
+        p.route.as_str(),
+        p.ingredients.join("・"),
+        p.narcotic.as_str(),
+        p.psychotropic.as_str(),
+        p.poison.as_str(),
+        p.stimulant_precursor.as_str(),
+        p.delisted_edition
+            .as_ref()
+            .map(|e| format!("\t(delisted since {e})"))
+            .unwrap_or_default()
+    );
+}

@@ -53,6 +53,9 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
+    /// The national drug master: import, lookup, search.
+    #[command(subcommand)]
+    Drugs(admin::DrugsCommand),
     /// E-mail notices (outbox).
     #[command(subcommand)]
     Notices(admin::NoticesCommand),
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Pharmacy(c) => admin::pharmacy(&settings, c),
         Command::Audit(c) => admin::audit(&settings, c),
         Command::Notices(c) => admin::notices(&settings, c),
+        Command::Drugs(c) => admin::drugs(&settings, c),
         Command::Worker => worker(settings),
     };
     match result {

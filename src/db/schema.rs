@@ -212,9 +212,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    drug_master_imports (id) {
+        id -> Text,
+        source -> Text,
+        file_name -> Text,
+        file_sha256 -> Text,
+        edition -> Text,
+        imported_at -> Timestamp,
+        added -> Integer,
+        changed -> Integer,
+        unchanged -> Integer,
+        delisted -> Integer,
+        rejected -> Integer,
+    }
+}
+
+diesel::table! {
+    drug_products (yj_code) {
+        yj_code -> Text,
+        receipt_code -> Nullable<Text>,
+        general_name_code -> Nullable<Text>,
+        general_name -> Nullable<Text>,
+        name -> Text,
+        name_kana -> Nullable<Text>,
+        ingredient_text -> Text,
+        standard -> Text,
+        category -> Text,
+        route -> Text,
+        maker -> Text,
+        price -> Text,
+        search_text -> Text,
+        narcotic -> Text,
+        psychotropic -> Text,
+        psychotropic_class -> Nullable<Text>,
+        stimulant_precursor -> Text,
+        poison -> Text,
+        powerful -> Text,
+        refrigerated -> Text,
+        storage_min_c -> Nullable<Integer>,
+        storage_max_c -> Nullable<Integer>,
+        transitional_until -> Nullable<Date>,
+        delisted_edition -> Nullable<Text>,
+        first_edition -> Text,
+        last_edition -> Text,
+        source -> Text,
+        mhlw_hash -> Nullable<Text>,
+        y_hash -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    drug_ingredients (yj_code, position) {
+        yj_code -> Text,
+        position -> Integer,
+        name -> Text,
+        curated -> Bool,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(drug_ingredients -> drug_products (yj_code));
 
 diesel::allow_tables_to_appear_in_same_query!(
     pharmacies,
@@ -231,4 +292,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     notification_attachments,
     clinics,
+    drug_master_imports,
+    drug_products,
+    drug_ingredients,
 );

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod clinic;
 pub mod contact;
+pub mod drug_master;
 pub mod fields;
 pub mod ics;
 pub mod insurance;

@@ -2,6 +2,7 @@
 //! test, on the backend named by `TEST_BACKEND` (scripts/test.sh runs both).
 
 mod common;
+mod drugs;
 mod smtp;
 
 mod audit_chain;
