@@ -43,6 +43,12 @@ else
     echo "PostgreSQL tests SKIPPED (no server; not CI)"
 fi
 
+step "benchmarks (figures only; this is the debug test build, see scripts/bench.sh for release numbers)"
+target/debug/pharmacy bench checks --iterations 1000
+if [ -f ../shared/data/drug-master/mhlw_yakka_20250716.csv ]; then
+    PHARMACY__LOG__FILTER=warn target/debug/pharmacy bench import --mhlw ../shared/data/drug-master/mhlw_yakka_20250716.csv
+fi
+
 passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 step "done"

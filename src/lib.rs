@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod bench;
 pub mod cli;
 pub mod clinics;
 pub mod clock;

@@ -56,6 +56,9 @@ pub enum Command {
     /// The national drug master: import, lookup, search.
     #[command(subcommand)]
     Drugs(admin::DrugsCommand),
+    /// Benchmarks that print their figures (build with --release for real numbers).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// E-mail notices (outbox).
     #[command(subcommand)]
     Notices(admin::NoticesCommand),
@@ -63,6 +66,61 @@ pub enum Command {
     /// for dedicated worker instances. `serve` runs one in-process when
     /// jobs.enabled is true.
     Worker,
+}
+
+/// `pharmacy bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The medication check engine in process: a 10-item prescription against
+    /// 100, 1,500 and 10,000 history items (p50/p99).
+    Checks {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
+    /// Importing the full MHLW list into a fresh database (the configured
+    /// PostgreSQL when PHARMACY__DATABASE__URL names one, else a temp SQLite file).
+    Import {
+        #[arg(long, value_name = "FILE")]
+        mhlw: PathBuf,
+    },
+}
+
+fn bench(settings: &Validated, cmd: BenchCommand) -> CliResult<()> {
+    match cmd {
+        BenchCommand::Checks { iterations } => {
+            crate::bench::checks(iterations.max(10));
+            Ok(())
+        }
+        BenchCommand::Import { mhlw } => {
+            let bytes = std::fs::read(&mhlw).map_err(|e| format!("{}: {e}", mhlw.display()))?;
+            let dir = std::env::temp_dir().join(format!("pharmacy-bench-{}", std::process::id()));
+            let mut s = settings.clone();
+            if matches!(s.database, db::DatabaseUrl::Sqlite(_)) {
+                s.database = db::DatabaseUrl::Sqlite(dir.join("bench.db"));
+            }
+            let pool = migrate(&s)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let ctx = crate::context::Ctx::operator(chrono::Utc::now());
+            let name = mhlw
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            for round in ["first import", "re-import (unchanged)"] {
+                let t = std::time::Instant::now();
+                let r = crate::drugs::import::import_mhlw(&mut conn, &ctx, &name, &bytes, None)
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "import MHLW list, {round} on {}: {:.2} s ({r}); target <= 10 s",
+                    s.database.backend(),
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            drop(conn);
+            drop(pool);
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
+    }
 }
 
 /// Entry point of the binary.
@@ -85,6 +143,7 @@ pub fn main() -> ExitCode {
         Command::Audit(c) => admin::audit(&settings, c),
         Command::Notices(c) => admin::notices(&settings, c),
         Command::Drugs(c) => admin::drugs(&settings, c),
+        Command::Bench(c) => bench(&settings, c),
         Command::Worker => worker(settings),
     };
     match result {

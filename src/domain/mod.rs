@@ -2,6 +2,7 @@
 //! people is parsed here into types that cannot hold invalid values.
 
 pub mod audit;
+pub mod checks;
 pub mod clinic;
 pub mod contact;
 pub mod drug_master;

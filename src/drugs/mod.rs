@@ -2,6 +2,7 @@
 //! regulatory and handling flags; lookup by any code a prescription may carry and
 //! search by name. Delisted products stay resolvable for old prescriptions.
 
+pub mod clinical;
 pub mod curated;
 pub mod import;
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benchmarks with an optimised build; prints the figures the issues ask for.
+#   scripts/bench.sh                 SQLite (temp file)
+#   PHARMACY__DATABASE__URL=postgres://... scripts/bench.sh   PostgreSQL for the import
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked --quiet
+bin=target/release/pharmacy
+echo "== medication check engine (in process)"
+"$bin" bench checks --iterations 5000
+master=../shared/data/drug-master/mhlw_yakka_20250716.csv
+if [ -f "$master" ]; then
+    echo "== full MHLW import"
+    PHARMACY__LOG__FILTER=warn "$bin" bench import --mhlw "$master"
+else
+    echo "(no $master: import benchmark skipped)"
+fi
