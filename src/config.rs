@@ -42,7 +42,17 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub mail: MailSettings,
     pub jobs: JobSettings,
+    pub checks: CheckSettings,
     pub log: LogSettings,
+}
+
+/// `[checks]`: when past medication counts as current.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSettings {
+    pub grace_days: i64,
+    pub as_needed_window_days: i64,
+    pub external_window_days: i64,
 }
 
 /// `[server]`
@@ -314,6 +324,16 @@ impl Settings {
                 "dead_after_hours and batch_size must be at least 1",
             ));
         }
+        let c = &self.checks;
+        if !(0..=90).contains(&c.grace_days)
+            || !(1..=365).contains(&c.as_needed_window_days)
+            || !(1..=365).contains(&c.external_window_days)
+        {
+            return Err(invalid(
+                "checks.grace_days",
+                "grace_days 0-90, as_needed_window_days and external_window_days 1-365",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid(
                 "log.format",
@@ -331,6 +351,15 @@ impl Settings {
 }
 
 impl Validated {
+    /// The currency policy of medication checks.
+    pub fn currency_policy(&self) -> crate::domain::checks::CurrencyPolicy {
+        crate::domain::checks::CurrencyPolicy {
+            grace_days: self.raw.checks.grace_days,
+            as_needed_window_days: self.raw.checks.as_needed_window_days,
+            external_window_days: self.raw.checks.external_window_days,
+        }
+    }
+
     /// The base URL for links shown to people.
     pub fn public_url(&self) -> String {
         if self.raw.server.public_url.is_empty() {

@@ -91,6 +91,7 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
         ),
     )
     .map_err(|e| e.to_string())?;
+    crate::drugs::import::import_curated(conn, &ctx).map_err(|e| e.to_string())?;
     let hash = hash_password(DEMO_PASSWORD, iterations);
     for (username, name, role) in DEMO_USERS {
         let id = users::add(conn, &ctx, &main.id, username, name, role, &hash)

@@ -326,3 +326,30 @@ impl From<crate::clinics::ClinicError> for AppError {
         }
     }
 }
+
+impl From<crate::medications::MedicationError> for AppError {
+    fn from(e: crate::medications::MedicationError) -> Self {
+        use crate::medications::MedicationError as M;
+        match e {
+            M::Invalid(f) => AppError::Validation(f),
+            M::NotFound => AppError::NotFound(e.to_string()),
+            M::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            M::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::prescriptions::PrescriptionError> for AppError {
+    fn from(e: crate::prescriptions::PrescriptionError) -> Self {
+        use crate::prescriptions::PrescriptionError as P;
+        match e {
+            P::Invalid(f) => AppError::Validation(f),
+            P::NotFound => AppError::NotFound(e.to_string()),
+            P::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            P::UnresolvedFindings(_) | P::WrongState(_) | P::VersionConflict(_) => {
+                AppError::Conflict(e.to_string())
+            }
+            P::Db(d) => d.into(),
+        }
+    }
+}

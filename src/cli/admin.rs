@@ -367,6 +367,10 @@ pub enum DrugsCommand {
         mhlw: Option<std::path::PathBuf>,
         #[arg(long = "y-master", value_name = "FILE")]
         y_master: Option<std::path::PathBuf>,
+        /// Load the curated master of ~100 common products shipped with the
+        /// project (and its handling flags).
+        #[arg(long)]
+        curated: bool,
         /// Edition label (default: the date in the file name).
         #[arg(long)]
         edition: Option<String>,
@@ -387,10 +391,11 @@ pub fn drugs(settings: &Validated, cmd: DrugsCommand) -> CliResult<()> {
         DrugsCommand::Import {
             mhlw,
             y_master,
+            curated,
             edition,
         } => {
-            if mhlw.is_none() && y_master.is_none() {
-                return Err("give --mhlw FILE and/or --y-master FILE".into());
+            if mhlw.is_none() && y_master.is_none() && !curated {
+                return Err("give --mhlw FILE, --y-master FILE and/or --curated".into());
             }
             for (path, is_mhlw) in [(mhlw, true), (y_master, false)] {
                 let Some(path) = path else { continue };
@@ -426,6 +431,11 @@ pub fn drugs(settings: &Validated, cmd: DrugsCommand) -> CliResult<()> {
                     path.display(),
                     started.elapsed().as_secs_f64()
                 );
+            }
+            if curated {
+                let r = crate::drugs::import::import_curated(&mut conn, &ctx())
+                    .map_err(|e| e.to_string())?;
+                println!("curated master: {r}");
             }
             let (total, narcotic) = crate::drugs::counts(&mut conn).map_err(|e| e.to_string())?;
             println!("master now holds {total} products ({narcotic} narcotics)");

@@ -272,6 +272,108 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    prescriptions (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        patient_id -> Text,
+        source -> Text,
+        institution_name -> Text,
+        prescriber_name -> Text,
+        issue_date -> Date,
+        status -> Text,
+        rules_version -> Text,
+        checked_at -> Timestamp,
+        dispensed_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prescription_items (pharmacy_id, prescription_id, id) {
+        pharmacy_id -> Text,
+        prescription_id -> Text,
+        id -> Text,
+        rp_number -> Integer,
+        seq -> Integer,
+        drug_code -> Text,
+        drug_name -> Text,
+        yj_code -> Nullable<Text>,
+        dose -> Text,
+        usage -> Text,
+        days -> Integer,
+        as_needed -> Bool,
+    }
+}
+
+diesel::table! {
+    check_findings (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        prescription_id -> Text,
+        kind -> Text,
+        severity -> Text,
+        item_id -> Text,
+        item_name -> Text,
+        other_source -> Nullable<Text>,
+        other_id -> Nullable<Text>,
+        other_name -> Nullable<Text>,
+        rule -> Text,
+        rule_source -> Text,
+        message -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        inquiry_at -> Nullable<Timestamp>,
+        inquiry_method -> Nullable<Text>,
+        inquiry_contact -> Nullable<Text>,
+        inquiry_question -> Nullable<Text>,
+        inquiry_answer -> Nullable<Text>,
+        inquiry_outcome -> Nullable<Text>,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dispensed_items (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        patient_id -> Text,
+        prescription_id -> Text,
+        item_id -> Text,
+        drug_code -> Text,
+        drug_name -> Text,
+        yj_code -> Nullable<Text>,
+        dispensed_on -> Date,
+        days -> Integer,
+        as_needed -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    declared_medications (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        patient_id -> Text,
+        drug_code -> Nullable<Text>,
+        yj_code -> Nullable<Text>,
+        drug_name -> Text,
+        origin -> Text,
+        start_date -> Date,
+        days -> Nullable<Integer>,
+        as_needed -> Bool,
+        note -> Text,
+        ended_on -> Nullable<Date>,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -295,4 +397,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     drug_master_imports,
     drug_products,
     drug_ingredients,
+    prescriptions,
+    prescription_items,
+    check_findings,
+    dispensed_items,
+    declared_medications,
 );

@@ -12,6 +12,7 @@ pub mod insurance;
 pub mod password;
 pub mod patient;
 pub mod pharmacy;
+pub mod prescription;
 pub mod retry;
 pub mod role;
 pub mod text;

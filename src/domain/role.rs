@@ -30,6 +30,8 @@ pub enum Permission {
     ResendNotices,
     /// Pharmacy settings and test notices.
     ManagePharmacy,
+    /// Clinical work: enter prescriptions, resolve check findings, dispense.
+    Dispense,
 }
 
 impl Role {
@@ -79,7 +81,9 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Pharmacist => matches!(p, ReadPatients | WritePatients | ResendNotices),
+            Role::Pharmacist => {
+                matches!(p, ReadPatients | WritePatients | ResendNotices | Dispense)
+            }
             Role::Clerk => matches!(p, ReadPatients | WritePatients),
             Role::Courier => false,
         }
@@ -100,6 +104,8 @@ mod tests {
         assert!(Role::Pharmacist.allows(Permission::ResendNotices));
         assert!(!Role::Clerk.allows(Permission::ResendNotices));
         assert!(!Role::Pharmacist.allows(Permission::ManagePharmacy));
+        assert!(Role::Pharmacist.allows(Permission::Dispense));
+        assert!(!Role::Clerk.allows(Permission::Dispense));
     }
 
     #[test]

@@ -379,3 +379,97 @@ fn apply_y(
         .execute(c)?;
     Ok(())
 }
+
+/// The curated master of ~100 common products shipped with the project (real
+/// codes and names from the MHLW list, edition 2025-07-16, edited: regulatory and
+/// storage flags added by the team where known, `unknown` elsewhere).
+pub const CURATED_PRODUCTS: &str = include_str!("data/curated_products.csv");
+
+/// Loads the curated master: inserts missing products and sets the curated
+/// handling flags (劇薬, storage range) on products already imported.
+pub fn import_curated(conn: &mut DbConnection, ctx: &Ctx) -> Result<ImportReport, ImportError> {
+    let mut rdr = csv::Reader::from_reader(CURATED_PRODUCTS.as_bytes());
+    let mut report = ImportReport {
+        encoding: "UTF-8",
+        edition: format!("curated-{}", super::clinical::VERSION),
+        ..ImportReport::default()
+    };
+    let now = ctx.now.naive_utc();
+    let records: Vec<csv::StringRecord> = rdr
+        .records()
+        .collect::<Result<_, _>>()
+        .map_err(|e| ImportError::File(format!("curated master: {e}")))?;
+    write_transaction(conn, |c| {
+        for r in &records {
+            let f = |i: usize| r.get(i).unwrap_or_default().to_string();
+            let opt = |i: usize| Some(f(i)).filter(|s| !s.is_empty());
+            let num = |i: usize| f(i).parse::<i32>().ok();
+            let yj = f(0);
+            let exists: i64 = drug_products::table.find(&yj).count().get_result(c)?;
+            let hash = sha256(r.iter().collect::<Vec<_>>().join(",").as_bytes());
+            if exists == 0 {
+                let route = crate::domain::drug_master::Route::from_category(&f(4))
+                    .ok_or_else(|| ImportError::File(format!("curated master: 区分 {}", f(4))))?;
+                diesel::insert_into(drug_products::table)
+                    .values((
+                        drug_products::yj_code.eq(&yj),
+                        drug_products::receipt_code.eq(opt(1)),
+                        drug_products::general_name_code.eq(opt(2)),
+                        drug_products::general_name.eq(opt(3)),
+                        drug_products::category.eq(f(4)),
+                        drug_products::route.eq(route.as_str()),
+                        drug_products::ingredient_text.eq(f(5)),
+                        drug_products::standard.eq(f(6)),
+                        drug_products::name.eq(f(7)),
+                        drug_products::maker.eq(f(8)),
+                        drug_products::price.eq(f(9)),
+                        drug_products::search_text.eq(search_text(
+                            &f(7),
+                            None,
+                            &f(5),
+                            opt(3).as_deref(),
+                        )),
+                        drug_products::narcotic.eq(f(10)),
+                        drug_products::psychotropic.eq(f(11)),
+                        drug_products::psychotropic_class.eq(opt(12)),
+                        drug_products::stimulant_precursor.eq(f(13)),
+                        drug_products::poison.eq(f(14)),
+                        drug_products::powerful.eq(f(15)),
+                        drug_products::refrigerated.eq(f(16)),
+                        drug_products::storage_min_c.eq(num(17)),
+                        drug_products::storage_max_c.eq(num(18)),
+                        drug_products::first_edition.eq(&report.edition),
+                        drug_products::last_edition.eq(&report.edition),
+                        drug_products::source.eq("curated"),
+                        drug_products::y_hash.eq(Some(&hash)),
+                        drug_products::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                set_ingredients(c, &yj, &f(5), &f(7))?;
+                report.added += 1;
+            } else {
+                // Keep what the national masters said; add only what they lack.
+                diesel::update(drug_products::table.find(&yj))
+                    .set((
+                        drug_products::powerful.eq(f(15)),
+                        drug_products::refrigerated.eq(f(16)),
+                        drug_products::storage_min_c.eq(num(17)),
+                        drug_products::storage_max_c.eq(num(18)),
+                        drug_products::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                report.unchanged += 1;
+            }
+        }
+        record_import(
+            c,
+            ctx,
+            "curated",
+            "curated_products.csv",
+            &report.edition.clone(),
+            &report,
+        )?;
+        Ok::<_, ImportError>(())
+    })?;
+    Ok(report)
+}

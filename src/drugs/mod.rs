@@ -240,3 +240,26 @@ pub fn counts(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
         .get_result(conn)?;
     Ok((total, narcotic))
 }
+
+/// Loads products by YJ code in two queries (history resolution).
+pub fn by_yj_codes(
+    conn: &mut DbConnection,
+    codes: &[String],
+) -> QueryResult<std::collections::HashMap<String, Product>> {
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<Row> = drug_products::table
+        .filter(drug_products::yj_code.eq_any(codes))
+        .select(product_columns!())
+        .load(conn)?;
+    Ok(with_ingredients(conn, rows)?
+        .into_iter()
+        .map(|p| (p.yj_code.clone(), p))
+        .collect())
+}
+
+/// The engine's view of a product.
+pub fn engine_drug(p: &Product) -> crate::domain::checks::Drug {
+    clinical::RULES.drug(&p.yj_code, &p.name, p.route, &p.ingredients)
+}

@@ -258,6 +258,66 @@ pub struct PatientPage {
     pub p: Patient,
     pub age: i32,
     pub updated_at: String,
+    pub meds: Vec<MedLine>,
+    pub prescriptions: Vec<crate::prescriptions::Header>,
+    pub can_dispense: bool,
+}
+
+/// A medication line on the patient page.
+pub struct MedLine {
+    pub name: String,
+    pub source_label: &'static str,
+    pub start: chrono::NaiveDate,
+    pub days: u32,
+    pub as_needed: bool,
+    pub current: bool,
+    pub unknown_code: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/drugs.html")]
+pub struct DrugsPage {
+    pub layout: Layout,
+    pub q: String,
+    pub drugs: Vec<crate::drugs::Product>,
+}
+
+/// One item row of the prescription form.
+#[derive(Debug, Clone, Default)]
+pub struct ItemRow {
+    pub n: usize,
+    pub rp: String,
+    pub drug_code: String,
+    pub dose: String,
+    pub usage: String,
+    pub days: String,
+    pub as_needed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/prescription_form.html")]
+pub struct PrescriptionFormPage {
+    pub layout: Layout,
+    pub edit: bool,
+    pub action: String,
+    pub pharmacy_id: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub institution_name: String,
+    pub prescriber_name: String,
+    pub issue_date: String,
+    pub version: i32,
+    pub rows: Vec<ItemRow>,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "console/prescription.html")]
+pub struct PrescriptionPage {
+    pub layout: Layout,
+    pub p: crate::prescriptions::Prescription,
+    pub status_label: &'static str,
+    pub can_dispense: bool,
 }
 
 /// The patient form's field values (strings, as typed).

@@ -29,6 +29,11 @@ async fn openapi_describes_every_api_route() {
         "/api/v1/pharmacies/{pharmacy_id}/notices",
         "/api/v1/pharmacies/{pharmacy_id}/notices/{notice_id}/resend",
         "/api/v1/pharmacies/{pharmacy_id}/notices/test",
+        "/api/v1/drugs",
+        "/api/v1/pharmacies/{pharmacy_id}/patients/{patient_id}/checks",
+        "/api/v1/pharmacies/{pharmacy_id}/prescriptions",
+        "/api/v1/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/findings/{finding_id}/resolve",
+        "/api/v1/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/dispense",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }

@@ -7,6 +7,7 @@ mod smtp;
 
 mod audit_chain;
 mod auth;
+mod checks;
 mod cli;
 mod clinics;
 mod http;

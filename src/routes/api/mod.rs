@@ -2,6 +2,7 @@
 //! `POST /api/v1/session`; every state-changing call also sends `X-CSRF-Token`.
 
 pub mod audit;
+pub mod clinical;
 pub mod clinics;
 pub mod notices;
 pub mod patients;
@@ -104,7 +105,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/pharmacies/{pharmacy_id}/notices/{notice_id}/contacted",
                 web::post().to(notices::contacted),
             )
+.route("/drugs", web::get().to(clinical::search_drugs))
+            .route("/drugs/{code}", web::get().to(clinical::lookup_drug))
+            .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/medications", web::get().to(clinical::medications))
+            .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/declared-medications", web::post().to(clinical::declare))
+            .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/checks", web::post().to(clinical::check))
+            .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/prescriptions", web::get().to(clinical::patient_prescriptions))
+            .route("/pharmacies/{pharmacy_id}/prescriptions", web::post().to(clinical::create_prescription))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}", web::get().to(clinical::get_prescription))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/items", web::put().to(clinical::replace_items))
             .route(
+                "/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/findings/{finding_id}/resolve",
+                web::post().to(clinical::resolve_finding),
+            )
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/dispense", web::post().to(clinical::dispense))
+                        .route(
                 "/pharmacies/{pharmacy_id}/clinics",
                 web::get().to(clinics::list),
             )

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clinical;
 pub mod clinics;
 pub mod notices;
 pub mod patients;
@@ -103,5 +104,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/p/{pharmacy_id}/clinics/{clinic_id}",
             web::post().to(clinics::update),
+        )
+        .route("/p/{pharmacy_id}/drugs", web::get().to(clinical::drugs))
+        .route(
+            "/p/{pharmacy_id}/prescriptions",
+            web::post().to(clinical::create),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/new",
+            web::get().to(clinical::new_form),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}",
+            web::get().to(clinical::detail),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/edit",
+            web::get().to(clinical::edit_form),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/items",
+            web::post().to(clinical::update_items),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/dispense",
+            web::post().to(clinical::dispense),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/findings/{finding_id}/resolve",
+            web::post().to(clinical::resolve),
+        )
+        .route(
+            "/p/{pharmacy_id}/patients/{patient_id}/declared",
+            web::post().to(clinical::declare),
         );
 }

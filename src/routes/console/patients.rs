@@ -85,10 +85,21 @@ pub async fn detail(
 ) -> Result<HttpResponse, PageError> {
     let (pid, patient_id) = path.into_inner();
     let layout = Layout::for_session("患者情報", &s.session, Some(&pid), state.demo_mode);
+    let can_dispense = s
+        .ctx
+        .actor
+        .require(&pid, crate::domain::role::Permission::Dispense)
+        .is_ok();
     let ctx = s.ctx;
     let today = ctx.today();
-    let p = state
-        .db(move |conn| patients::get(conn, &ctx, &pid, &patient_id))
+    let policy = state.settings.currency_policy();
+    let (p, meds, prescriptions) = state
+        .db(move |conn| {
+            let p = patients::get(conn, &ctx, &pid, &patient_id)?;
+            let meds = crate::medications::list(conn, &ctx, &pid, &patient_id, &policy)?;
+            let rx = crate::prescriptions::list_for_patient(conn, &ctx, &pid, &patient_id)?;
+            Ok::<_, AppError>((p, meds, rx))
+        })
         .await?;
     let age = today.years_since(p.birth_date).unwrap_or(0) as i32;
     let updated_at = fmt_time(p.updated_at, state.settings.time_zone);
@@ -97,6 +108,25 @@ pub async fn detail(
         p,
         age,
         updated_at,
+        meds: meds
+            .into_iter()
+            .map(|m| crate::web::pages::MedLine {
+                source_label: match m.source {
+                    crate::domain::checks::MedSource::Dispensed => "当薬局で調剤",
+                    crate::domain::checks::MedSource::Declared => "他院・OTC（申告）",
+                    crate::domain::checks::MedSource::National => "薬剤情報",
+                    crate::domain::checks::MedSource::Candidate => "処方中",
+                },
+                name: m.name,
+                start: m.start,
+                days: m.days,
+                as_needed: m.as_needed,
+                current: m.current,
+                unknown_code: m.unknown_code,
+            })
+            .collect(),
+        prescriptions,
+        can_dispense,
     }))
 }
 
