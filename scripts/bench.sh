@@ -8,6 +8,8 @@ cargo build --release --locked --quiet
 bin=target/release/pharmacy
 echo "== medication check engine (in process)"
 "$bin" bench checks --iterations 5000
+echo "== medication check through the HTTP API (with the database)"
+PHARMACY__LOG__FILTER=warn "$bin" bench check-api --requests 1000
 master=../shared/data/drug-master/mhlw_yakka_20250716.csv
 if [ -f "$master" ]; then
     echo "== full MHLW import"

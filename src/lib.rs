@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod bench;
+pub mod bench_api;
 pub mod cli;
 pub mod clinics;
 pub mod clock;

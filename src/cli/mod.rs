@@ -77,6 +77,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
     },
+    /// The check through the HTTP API with the database (temp SQLite, or the
+    /// configured PostgreSQL): sign in, then POST 10-item checks for a patient
+    /// with a 5-year history.
+    CheckApi {
+        #[arg(long, default_value_t = 1500)]
+        history: usize,
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+    },
     /// Importing the full MHLW list into a fresh database (the configured
     /// PostgreSQL when PHARMACY__DATABASE__URL names one, else a temp SQLite file).
     Import {
@@ -90,6 +99,9 @@ fn bench(settings: &Validated, cmd: BenchCommand) -> CliResult<()> {
         BenchCommand::Checks { iterations } => {
             crate::bench::checks(iterations.max(10));
             Ok(())
+        }
+        BenchCommand::CheckApi { history, requests } => {
+            crate::bench_api::check_api(settings, history, requests.max(10))
         }
         BenchCommand::Import { mhlw } => {
             let bytes = std::fs::read(&mhlw).map_err(|e| format!("{}: {e}", mhlw.display()))?;
