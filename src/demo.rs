@@ -159,9 +159,15 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
         payer_number: "88136015".into(),
         recipient_number: Some("1234566".into()),
     }];
+    let mut ids = Vec::new();
     for p in &samples {
-        patients::create(conn, &ctx, &main.id, p).map_err(|e| e.to_string())?;
+        ids.push(
+            patients::create(conn, &ctx, &main.id, p)
+                .map_err(|e| e.to_string())?
+                .id,
+        );
     }
+    seed_clinical(conn, &ctx, &main.id, &ids[0])?;
     for clinic in [
         ClinicInput {
             name: "新宿内科クリニック".into(),
@@ -197,6 +203,76 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
     )
     .map_err(|e| e.to_string())?;
     Ok(main.id)
+}
+
+/// A dispensed prescription, a declared medicine from another pharmacy, and a new
+/// prescription whose check shows a duplicate and a contraindicated pair.
+fn seed_clinical(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    patient_id: &str,
+) -> CliResult<()> {
+    use crate::domain::prescription::{ItemInput, PrescriptionInput};
+    let policy = crate::domain::checks::CurrencyPolicy::default();
+    let item = |rp: i32, code: &str, dose: &str, usage: &str, days: i32| ItemInput {
+        rp,
+        drug_code: code.into(),
+        dose: dose.into(),
+        usage: usage.into(),
+        days,
+        as_needed: false,
+    };
+    let rx = |items: Vec<ItemInput>| PrescriptionInput {
+        patient_id: patient_id.into(),
+        institution_name: "新宿内科クリニック".into(),
+        prescriber_name: "内科 一郎".into(),
+        issue_date: ctx.today().to_string(),
+        items,
+    };
+    let first = crate::prescriptions::create_manual(
+        conn,
+        ctx,
+        pharmacy_id,
+        &rx(vec![
+            item(1, "2325003F1024", "1錠", "1日2回朝夕食後", 28),
+            item(2, "2171022F2041", "1錠", "1日1回朝食後", 28),
+        ]),
+        &policy,
+    )
+    .map_err(|e| e.to_string())?;
+    if first.open_findings == 0 {
+        crate::prescriptions::dispense(conn, ctx, pharmacy_id, &first.header.id)
+            .map_err(|e| e.to_string())?;
+    }
+    crate::medications::declare(
+        conn,
+        ctx,
+        pharmacy_id,
+        patient_id,
+        &crate::medications::DeclaredInput {
+            drug_code: Some("6290003X1039".into()),
+            drug_name: "フロリードゲル経口用2%".into(),
+            origin: "other_pharmacy".into(),
+            start_date: (ctx.today() - chrono::Duration::days(3)).to_string(),
+            days: Some(14),
+            as_needed: false,
+            note: "歯科で処方（お薬手帳より）".into(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    crate::prescriptions::create_manual(
+        conn,
+        ctx,
+        pharmacy_id,
+        &rx(vec![
+            item(1, "2325003F2020", "1錠", "1日1回夕食後", 14),
+            item(2, "3332001D1023", "1g", "1日1回朝食後", 14),
+        ]),
+        &policy,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Runs the demo.

@@ -472,7 +472,7 @@ pub fn list_for_patient(
     let rows = prescriptions::table
         .filter(prescriptions::pharmacy_id.eq(pharmacy_id))
         .filter(prescriptions::patient_id.eq(patient_id))
-        .order(prescriptions::created_at.desc())
+        .order((prescriptions::created_at.desc(), prescriptions::id.desc()))
         .limit(200)
         .select(Header::as_select())
         .load(conn)?;
