@@ -2,6 +2,7 @@
 //! pharmacies, audit verification.
 
 mod admin;
+mod data;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -55,13 +56,13 @@ pub enum Command {
     Audit(admin::AuditCommand),
     /// The national drug master: import, lookup, search.
     #[command(subcommand)]
-    Drugs(admin::DrugsCommand),
+    Drugs(data::DrugsCommand),
     /// Benchmarks that print their figures (build with --release for real numbers).
     #[command(subcommand)]
     Bench(BenchCommand),
     /// E-mail notices (outbox).
     #[command(subcommand)]
-    Notices(admin::NoticesCommand),
+    Notices(data::NoticesCommand),
     /// Run only the background job worker (sending notices, ...), without HTTP:
     /// for dedicated worker instances. `serve` runs one in-process when
     /// jobs.enabled is true.
@@ -153,8 +154,8 @@ pub fn main() -> ExitCode {
         Command::User(c) => admin::user(&settings, c),
         Command::Pharmacy(c) => admin::pharmacy(&settings, c),
         Command::Audit(c) => admin::audit(&settings, c),
-        Command::Notices(c) => admin::notices(&settings, c),
-        Command::Drugs(c) => admin::drugs(&settings, c),
+        Command::Notices(c) => data::notices(&settings, c),
+        Command::Drugs(c) => data::drugs(&settings, c),
         Command::Bench(c) => bench(&settings, c),
         Command::Worker => worker(settings),
     };

@@ -2,18 +2,18 @@
 //! and copies), the medication check on entry and on every change of items, and
 //! dispensing, which is refused while any finding is unresolved.
 
+mod dispense;
+mod model;
 pub mod review;
 
-use chrono::{NaiveDate, NaiveDateTime};
+pub use dispense::dispense;
+pub use model::{Header, Item, Prescription, StoredFinding};
+
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::audit::{self, Event};
 use crate::context::{Ctx, Denied};
-use crate::db::schema::{
-    check_findings, dispensed_items, patients, prescription_items, prescriptions,
-};
+use crate::db::schema::{check_findings, patients, prescription_items, prescriptions};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::checks::{CheckResult, CurrencyPolicy, Finding};
 use crate::domain::fields::FieldErrors;
@@ -45,89 +45,6 @@ impl From<Denied> for PrescriptionError {
     fn from(d: Denied) -> Self {
         PrescriptionError::Forbidden(d)
     }
-}
-
-/// A prescription item.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
-#[diesel(table_name = prescription_items)]
-pub struct Item {
-    pub id: String,
-    pub rp_number: i32,
-    pub seq: i32,
-    pub drug_code: String,
-    pub drug_name: String,
-    pub yj_code: Option<String>,
-    pub dose: String,
-    pub usage: String,
-    pub days: i32,
-    pub as_needed: bool,
-}
-
-/// A stored finding with its resolution.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
-#[diesel(table_name = check_findings)]
-pub struct StoredFinding {
-    pub id: String,
-    pub kind: String,
-    pub severity: String,
-    pub item_id: String,
-    pub item_name: String,
-    pub other_source: Option<String>,
-    pub other_id: Option<String>,
-    pub other_name: Option<String>,
-    pub rule: String,
-    pub rule_source: String,
-    pub message: String,
-    /// open, acknowledged, inquired or superseded
-    pub status: String,
-    pub reason: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub inquiry_at: Option<NaiveDateTime>,
-    pub inquiry_method: Option<String>,
-    pub inquiry_contact: Option<String>,
-    pub inquiry_question: Option<String>,
-    pub inquiry_answer: Option<String>,
-    pub inquiry_outcome: Option<String>,
-    pub resolved_by: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub resolved_at: Option<NaiveDateTime>,
-}
-
-/// A prescription header.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
-#[diesel(table_name = prescriptions)]
-pub struct Header {
-    pub pharmacy_id: String,
-    pub id: String,
-    pub patient_id: String,
-    pub source: String,
-    pub institution_name: String,
-    pub prescriber_name: String,
-    pub issue_date: NaiveDate,
-    /// checked, dispensed or cancelled
-    pub status: String,
-    pub rules_version: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub checked_at: NaiveDateTime,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub dispensed_at: Option<NaiveDateTime>,
-    pub version: i32,
-    pub created_by: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: NaiveDateTime,
-}
-
-/// A prescription with its items and current findings.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Prescription {
-    #[serde(flatten)]
-    pub header: Header,
-    pub items: Vec<Item>,
-    /// Findings of the latest check (superseded ones are left out).
-    pub findings: Vec<StoredFinding>,
-    pub open_findings: usize,
-    /// "Not in the checked list" — never "no interaction".
-    pub disclaimer: String,
 }
 
 fn candidates(items: &[(String, ItemDraft)]) -> Vec<Candidate> {
@@ -482,76 +399,4 @@ pub fn list_for_patient(
         Event::ok(Some(pharmacy_id), "prescription.listed").subject("patient", patient_id),
     )?;
     Ok(rows)
-}
-
-/// Marks a prescription dispensed: refused while any finding is open. Its items
-/// become the patient's dispensing history (for later checks).
-pub fn dispense(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    pharmacy_id: &str,
-    rx_id: &str,
-) -> Result<Prescription, PrescriptionError> {
-    crate::authz::require::<PrescriptionError>(
-        conn,
-        ctx,
-        pharmacy_id,
-        Permission::Dispense,
-        "prescription.dispensed",
-        Some(("prescription", rx_id)),
-    )?;
-    let outcome = write_transaction(conn, |c| {
-        let p = load(c, pharmacy_id, rx_id)?;
-        if p.header.status != "checked" {
-            return Err(PrescriptionError::WrongState(p.header.status));
-        }
-        if p.open_findings > 0 {
-            audit::record(
-                c,
-                ctx,
-                Event::denied(Some(pharmacy_id), "prescription.dispensed")
-                    .subject("prescription", rx_id)
-                    .detail(format!("open findings: {}", p.open_findings)),
-            )?;
-            return Ok(Err(PrescriptionError::UnresolvedFindings(p.open_findings)));
-        }
-        let today = ctx.today();
-        let now = ctx.now.naive_utc();
-        for it in &p.items {
-            diesel::insert_into(dispensed_items::table)
-                .values((
-                    dispensed_items::pharmacy_id.eq(pharmacy_id),
-                    dispensed_items::id.eq(uuid::Uuid::now_v7().to_string()),
-                    dispensed_items::patient_id.eq(&p.header.patient_id),
-                    dispensed_items::prescription_id.eq(rx_id),
-                    dispensed_items::item_id.eq(&it.id),
-                    dispensed_items::drug_code.eq(&it.drug_code),
-                    dispensed_items::drug_name.eq(&it.drug_name),
-                    dispensed_items::yj_code.eq(&it.yj_code),
-                    dispensed_items::dispensed_on.eq(today),
-                    dispensed_items::days.eq(it.days),
-                    dispensed_items::as_needed.eq(it.as_needed),
-                    dispensed_items::created_at.eq(now),
-                ))
-                .execute(c)?;
-        }
-        diesel::update(prescriptions::table.find((pharmacy_id, rx_id)))
-            .set((
-                prescriptions::status.eq("dispensed"),
-                prescriptions::dispensed_at.eq(Some(now)),
-                prescriptions::version.eq(p.header.version + 1),
-                prescriptions::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        audit::record(
-            c,
-            ctx,
-            Event::ok(Some(pharmacy_id), "prescription.dispensed")
-                .subject("prescription", rx_id)
-                .detail(format!("items: {}", p.items.len())),
-        )?;
-        Ok(Ok(()))
-    })?;
-    outcome?;
-    load(conn, pharmacy_id, rx_id)
 }
