@@ -49,6 +49,8 @@ pub enum Route {
     External,
     /// 歯科用薬剤
     Dental,
+    /// 坐剤 (外用薬 whose YJ code marks a suppository): absorbed systemically.
+    Rectal,
 }
 
 impl Route {
@@ -63,6 +65,15 @@ impl Route {
         }
     }
 
+    /// From 区分 and the dosage form in the YJ code (8th character `J`: 坐剤).
+    pub fn from_master(category: &str, yj_code: &str) -> Option<Route> {
+        let route = Route::from_category(category)?;
+        if route == Route::External && yj_code.chars().nth(7) == Some('J') {
+            return Some(Route::Rectal);
+        }
+        Some(route)
+    }
+
     /// The stored value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -70,6 +81,7 @@ impl Route {
             Route::Injection => "injection",
             Route::External => "external",
             Route::Dental => "dental",
+            Route::Rectal => "rectal",
         }
     }
 
@@ -80,6 +92,7 @@ impl Route {
             "injection" => Some(Route::Injection),
             "external" => Some(Route::External),
             "dental" => Some(Route::Dental),
+            "rectal" => Some(Route::Rectal),
             _ => None,
         }
     }
@@ -220,14 +233,14 @@ pub fn parse_mhlw(text: &str) -> Result<(Vec<MhlwRow>, Vec<RowError>), String> {
             continue;
         }
         let category = get(c_cat);
-        let Some(route) = Route::from_category(&category) else {
+        let yj_code = get(c_yj);
+        let Some(route) = Route::from_master(&category, &yj_code) else {
             errors.push(RowError {
                 line,
                 message: format!("unknown 区分 `{category}`"),
             });
             continue;
         };
-        let yj_code = get(c_yj);
         if !is_yj_code(&yj_code) {
             errors.push(RowError {
                 line,
@@ -480,6 +493,22 @@ mod tests {
         assert_eq!(rows[1].control, ControlClass::Narcotic);
         assert_eq!(rows[1].general_name_code, None);
         assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
+    }
+
+    #[test]
+    fn suppositories_are_rectal() {
+        assert_eq!(
+            Route::from_master("外用薬", "1147700J1040"),
+            Some(Route::Rectal)
+        );
+        assert_eq!(
+            Route::from_master("外用薬", "1147700S1040"),
+            Some(Route::External)
+        );
+        assert_eq!(
+            Route::from_master("内用薬", "1147002F1040"),
+            Some(Route::Oral)
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! environment and are marked as to be confirmed (`REVISION_NOTE`).
 
 use crate::domain::checks::{Group, Pair, RuleSet, Side};
-use crate::domain::drug_master::Route::{self, External, Injection, Oral};
+use crate::domain::drug_master::Route::{self, External, Injection, Oral, Rectal};
 
 /// Version of this curated data (bump on every change).
 pub const VERSION: &str = "2026.11.1";
@@ -19,7 +19,8 @@ pub const REVISION_NOTE: &str =
     "添付文書改訂日は未照合 (revision dates to be confirmed against PMDA)";
 
 const SYSTEMIC: &[Route] = &[Oral, Injection];
-const SYSTEMIC_AND_PATCH: &[Route] = &[Oral, Injection, External];
+const SYSTEMIC_AND_RECTAL: &[Route] = &[Oral, Injection, Rectal];
+const SYSTEMIC_AND_PATCH: &[Route] = &[Oral, Injection, Rectal, External];
 const ORAL: &[Route] = &[Oral];
 const ANY: &[Route] = &[];
 
@@ -61,7 +62,7 @@ pub const GROUPS: &[Group] = &[
             "スリンダク", "アセメタシン", "プラノプロフェン", "チアプロフェン酸", "ナブメトン", "アンピロキシカム",
             "ピロキシカム", "メフェナム酸", "ケトプロフェン",
         ],
-        routes: SYSTEMIC,
+        routes: SYSTEMIC_AND_RECTAL,
         source: "薬効分類 1149 その他の解熱鎮痛消炎剤; 各添付文書 薬効分類名「非ステロイド性消炎・鎮痛剤」",
     },
     Group {

@@ -408,7 +408,7 @@ pub fn import_curated(conn: &mut DbConnection, ctx: &Ctx) -> Result<ImportReport
             let exists: i64 = drug_products::table.find(&yj).count().get_result(c)?;
             let hash = sha256(r.iter().collect::<Vec<_>>().join(",").as_bytes());
             if exists == 0 {
-                let route = crate::domain::drug_master::Route::from_category(&f(4))
+                let route = crate::domain::drug_master::Route::from_master(&f(4), &yj)
                     .ok_or_else(|| ImportError::File(format!("curated master: 区分 {}", f(4))))?;
                 diesel::insert_into(drug_products::table)
                     .values((

@@ -139,6 +139,22 @@ fn table_of_rules_and_exceptions() {
             expect: vec![],
         },
         Case {
+            name: "an NSAID suppository with an oral NSAID is a class duplicate",
+            candidates: vec![cand(
+                "voltaren-suppository",
+                Rectal,
+                &["ジクロフェナクナトリウム"],
+            )],
+            history: vec![hist(
+                "loxonin",
+                Oral,
+                &["ロキソプロフェンナトリウム水和物"],
+                3,
+                14,
+            )],
+            expect: vec![(SameClass, "group:nsaid")],
+        },
+        Case {
             name: "contraindicated pair, candidate side a",
             candidates: vec![cand("warfarin", Oral, &["ワルファリンカリウム"])],
             history: vec![hist("florid-gel", Oral, &["ミコナゾール"], 2, 7)],
