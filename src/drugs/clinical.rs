@@ -3,16 +3,17 @@
 //! 【併用禁忌】 sections of package inserts (添付文書). Each entry names its source.
 //!
 //! No public, redistributable 併用禁忌 dataset exists: this is a curated list and
-//! the product says "not in the checked list", never "no interaction". The
-//! insert sections cited were compiled by the team from the inserts as known to
-//! it; their revision dates could not be checked against PMDA from this
-//! environment and are marked as to be confirmed (`REVISION_NOTE`).
+//! the product says "not in the checked list", never "no interaction". Each pair
+//! records in `checked` where its insert text was read (2026-11) and the revision
+//! or page date seen; a few were confirmed only from the partner drug's insert or a
+//! secondary source, which `checked` says. A pair found to be only 併用注意
+//! (simvastatin × ritonavir) was removed.
 
 use crate::domain::checks::{Group, Pair, RuleSet, Side};
 use crate::domain::drug_master::Route::{self, External, Injection, Oral, Rectal};
 
 /// Version of this curated data (bump on every change).
-pub const VERSION: &str = "2026.11.1";
+pub const VERSION: &str = "2026.11.2";
 
 /// Revision status of the cited inserts.
 pub const REVISION_NOTE: &str =
@@ -174,6 +175,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["ミコナゾール"], SYSTEMIC),
         reason: "ミコナゾールがワルファリンの代謝を阻害し作用が増強、重篤な出血のおそれ",
         source: "ワーファリン錠 添付文書 10.1 併用禁忌; フロリードゲル経口用 添付文書 10.1 併用禁忌",
+        checked: "2026-11: フロリードゲル経口用・オラビ錠口腔用 2.2/10.1 (medpeer 最終更新 2023-04-06; オラビ 2024年4月改訂第4版); ワーファリン【禁忌】(2016年10月改訂); 外用・腟剤は対象外",
     },
     Pair {
         id: "CI-002",
@@ -181,6 +183,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イグラチモド"], ORAL),
         reason: "ワルファリンの作用が増強し重篤な出血のおそれ",
         source: "ケアラム錠 添付文書 10.1 併用禁忌; ワーファリン錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ケアラム 2.5/10.1 (電子添文 2022年8月改訂第1版, エーザイFAQ 2024年9月); ワーファリン【禁忌】",
     },
     Pair {
         id: "CI-003",
@@ -188,6 +191,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["メナテトレノン"], ORAL),
         reason: "骨粗鬆症治療用ビタミンK2製剤がワルファリンの効果を減弱",
         source: "ワーファリン錠 添付文書 10.1 併用禁忌 (メナテトレノン グラケー); グラケーカプセル 添付文書 10.1",
+        checked: "2026-11: ワーファリン【禁忌】7 (骨粗鬆症治療用ビタミンK2製剤のみ); エーザイFAQ",
     },
     Pair {
         id: "CI-004",
@@ -195,6 +199,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イトラコナゾール", "ポサコナゾール"], SYSTEMIC),
         reason: "CYP3A4阻害によりシンバスタチンの血中濃度が上昇し横紋筋融解症のおそれ",
         source: "リポバス錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: シンバスタチン 禁忌 (治療薬マニュアル); イトラコナゾール 2.1/10.1 (medpeer 2024-04-05)",
     },
     Pair {
         id: "CI-005",
@@ -202,13 +207,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["ミコナゾール"], SYSTEMIC),
         reason: "CYP3A4阻害によりシンバスタチンの血中濃度が上昇し横紋筋融解症のおそれ",
         source: "リポバス錠 添付文書 10.1 併用禁忌",
-    },
-    Pair {
-        id: "CI-006",
-        a: side(&["シンバスタチン"], ORAL),
-        b: side(&["リトナビル"], ORAL),
-        reason: "CYP3A4阻害によりシンバスタチンの血中濃度が著しく上昇し横紋筋融解症のおそれ",
-        source: "リポバス錠 添付文書 10.1 併用禁忌 (HIVプロテアーゼ阻害剤); パキロビッドパック 添付文書 10.1",
+        checked: "2026-11: シンバスタチン 禁忌; フロリードゲル 2.2, オラビ 2.2 (2024年4月第4版)",
     },
     Pair {
         id: "CI-007",
@@ -216,6 +215,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["グレカプレビル"], ORAL),
         reason: "アトルバスタチンの血中濃度が上昇し横紋筋融解症等のおそれ",
         source: "マヴィレット配合錠 添付文書 10.1 併用禁忌; リピトール錠 添付文書 10.1",
+        checked: "2026-11: アトーゼット配合錠 2.4/10.1; アトルバスタチン錠「日医工」 (マヴィレット側は未確認)",
     },
     Pair {
         id: "CI-008",
@@ -223,6 +223,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["シクロスポリン"], SYSTEMIC),
         reason: "ロスバスタチンの血中濃度が上昇し横紋筋融解症等のおそれ",
         source: "クレストール錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ロスバスタチン「三和」10.1 (2023年7月改訂第2版); シクロスポリン 10.1 (KEGG)",
     },
     Pair {
         id: "CI-009",
@@ -230,6 +231,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["シクロスポリン"], SYSTEMIC),
         reason: "ピタバスタチンの血中濃度が上昇し横紋筋融解症等のおそれ",
         source: "リバロ錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: リバロOD錠 10.1 (2023年7月改訂第5版)",
     },
     Pair {
         id: "CI-010",
@@ -237,6 +239,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(AZOLES_STRONG, SYSTEMIC),
         reason: "CYP3A4阻害によりトリアゾラムの血中濃度が上昇し作用が増強・延長",
         source: "ハルシオン錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ハルシオン 2.4/10.1 (2023年6月改訂第4版; ポサコナゾールは2022年7月追加)",
     },
     Pair {
         id: "CI-011",
@@ -244,6 +247,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["ミコナゾール", "リトナビル"], SYSTEMIC),
         reason: "CYP3A4阻害によりトリアゾラムの血中濃度が上昇し作用が増強・延長",
         source: "ハルシオン錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ハルシオン 2.4; フロリードゲル 10.1; ノービア 禁忌 (medpeer 2024-07-05)",
     },
     Pair {
         id: "CI-012",
@@ -251,6 +255,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イトラコナゾール", "ボリコナゾール", "ポサコナゾール", "クラリスロマイシン", "リトナビル"], SYSTEMIC),
         reason: "CYP3A強阻害によりスボレキサントの作用が著しく増強",
         source: "ベルソムラ錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ベルソムラ 10.1 (2023年8月改訂第2版)",
     },
     Pair {
         id: "CI-013",
@@ -258,6 +263,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["フルボキサミン"], ORAL),
         reason: "CYP1A2阻害によりチザニジンの血中濃度が著しく上昇し血圧低下・傾眠等",
         source: "テルネリン錠 添付文書 10.1 併用禁忌; ルボックス錠 添付文書 10.1",
+        checked: "2026-11: テルネリン 2.2/10.1 (2024年7月改訂第2版)",
     },
     Pair {
         id: "CI-014",
@@ -265,6 +271,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["シプロフロキサシン"], SYSTEMIC),
         reason: "CYP1A2阻害によりチザニジンの血中濃度が著しく上昇",
         source: "テルネリン錠 添付文書 10.1 併用禁忌; シプロキサン錠 添付文書 10.1",
+        checked: "2026-11: テルネリン 10.1 (2024年7月改訂第2版)",
     },
     Pair {
         id: "CI-015",
@@ -272,6 +279,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["フルボキサミン"], ORAL),
         reason: "CYP1A2阻害によりラメルテオンの血中濃度が著しく上昇",
         source: "ロゼレム錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ロゼレム 禁忌 (武田 製品情報); ラメルテオン「サワイ」",
     },
     Pair {
         id: "CI-016",
@@ -279,6 +287,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(NITRATES, ANY),
         reason: "硝酸剤・NO供与剤との併用で降圧作用が増強し過度の血圧低下",
         source: "バイアグラ錠・レバチオ錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ニトロダーム 10.1 (バイアグラ・レバチオ記載, KEGG); 硝酸剤・NO供与剤の分類として (ニコランジル・一硝酸イソソルビドはPDE5阻害剤側の本文で未確認)",
     },
     Pair {
         id: "CI-017",
@@ -286,6 +295,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(NITRATES, ANY),
         reason: "硝酸剤・NO供与剤との併用で降圧作用が増強し過度の血圧低下",
         source: "シアリス錠・アドシルカ錠・ザルティア錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: アドシルカ 禁忌 (ニコランジルを明記); ニトロダーム 10.1 (シアリス・ザルティア)",
     },
     Pair {
         id: "CI-018",
@@ -293,6 +303,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["リオシグアト"], ORAL),
         reason: "sGC刺激剤との併用で症候性低血圧のおそれ",
         source: "アデムパス錠 添付文書 10.1 併用禁忌 (PDE5阻害剤)",
+        checked: "2026-11: アドシルカ 禁忌 3) (リオシグアト); バイアグラ 併用禁忌表 (二次資料)",
     },
     Pair {
         id: "CI-019",
@@ -300,6 +311,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["アミオダロン"], ORAL),
         reason: "QTc延長作用が増強するおそれ",
         source: "バイアグラ錠 添付文書 10.1 併用禁忌 (アミオダロン塩酸塩 経口剤)",
+        checked: "2026-11: バイアグラ 併用禁忌 アミオダロン(経口剤) (二次資料・キッセイ患者向け資料; 添付文書本文は未確認)",
     },
     Pair {
         id: "CI-020",
@@ -307,20 +319,31 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イトラコナゾール", "リトナビル"], ORAL),
         reason: "CYP3A4阻害によりエプレレノンの血中濃度が上昇し高カリウム血症のおそれ",
         source: "セララ錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: セララ 2.6 (イトラコナゾール、リトナビル含有製剤); イトラコナゾール側 medpeer 2024-04-05",
     },
     Pair {
         id: "CI-021",
         a: side(&["エプレレノン"], ORAL),
-        b: side(&["塩化カリウム", "スピロノラクトン"], ORAL),
+        b: side(&["塩化カリウム"], ORAL),
         reason: "高カリウム血症のおそれ（高血圧症の患者）",
-        source: "セララ錠 添付文書 10.1 併用禁忌 (カリウム製剤・カリウム保持性利尿薬; 高血圧症)",
+        source: "セララ錠 添付文書 2.禁忌〈高血圧症〉・10.1 併用禁忌 (カリウム製剤)",
+        checked: "2026-11: セララ 禁忌〈高血圧症〉カリウム製剤 (closedi)",
+    },
+    Pair {
+        id: "CI-035",
+        a: side(&["エプレレノン"], ORAL),
+        b: side(&["スピロノラクトン"], ORAL),
+        reason: "高カリウム血症のおそれ",
+        source: "セララ錠 添付文書 2.5〈効能共通〉・10.1 併用禁忌 (カリウム保持性利尿薬及びミネラルコルチコイド受容体拮抗薬)",
+        checked: "2026-11: セララ 禁忌〈効能共通〉2.5 カリウム保持性利尿薬及びミネラルコルチコイド受容体拮抗薬",
     },
     Pair {
         id: "CI-022",
         a: side(&["シプロフロキサシン"], SYSTEMIC),
-        b: side(&["ケトプロフェン"], &[Injection]),
+        b: side(&["ケトプロフェン"], &[Injection, Rectal]),
         reason: "中枢神経のGABA抑制作用が増強し痙攣のおそれ",
-        source: "シプロキサン錠 添付文書 10.1 併用禁忌 (ケトプロフェン 皮膚外用剤を除く)",
+        source: "シプロキサン錠 添付文書 2.2・10.1 併用禁忌 (ケトプロフェン 注射剤、坐剤)",
+        checked: "2026-11: シプロキサン錠 2.2/10.1 ケトプロフェン(注射剤、坐剤) (2022年9月改訂第1版)",
     },
     Pair {
         id: "CI-023",
@@ -328,6 +351,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["トラマドール", "ペチジン", "タペンタドール"], SYSTEMIC),
         reason: "セロトニン症候群・高度の興奮等のおそれ",
         source: "エフピーOD錠・アジレクト錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: エフピー 2./10.1 (DSU No.324, 2024年3月); アジレクト 10.1 (2022年9月改訂第2版)",
     },
     Pair {
         id: "CI-024",
@@ -335,6 +359,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(SSRIS, ORAL),
         reason: "セロトニン症候群のおそれ",
         source: "エフピーOD錠・アジレクト錠 添付文書 10.1 併用禁忌; パロキセチン・フルボキサミン・セルトラリン・エスシタロプラム各添付文書 10.1 (MAO阻害剤)",
+        checked: "2026-11: エフピー 禁忌 選択的セロトニン再取り込み阻害剤(フルボキサミン等) (DSU No.324); アジレクト (二次資料)",
     },
     Pair {
         id: "CI-025",
@@ -342,13 +367,15 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["エルゴタミン"], ORAL),
         reason: "血管収縮作用が増強するおそれ",
         source: "イミグラン・ゾーミッグ・マクサルト・レルパックス・アマージ 添付文書 10.1 併用禁忌",
+        checked: "2026-11: レルパックス 2.7/10.1 (medpeer 2024-08-07); マクサルト 2.8 (2024年7月改訂第3版); ゾルミトリプタンOD「タカタ」10.1; クリアミン側 5-HT1B/1D受容体作動薬",
     },
     Pair {
         id: "CI-026",
-        a: side(TRIPTANS, ANY),
+        a: side(&["スマトリプタン", "ゾルミトリプタン", "リザトリプタン"], ANY),
         b: side(&["セレギリン", "ラサギリン"], ORAL),
         reason: "MAO阻害によりトリプタンの血中濃度が上昇するおそれ",
-        source: "イミグラン・ゾーミッグ・マクサルト 添付文書 10.1 併用禁忌 (MAO阻害剤)",
+        source: "マクサルト錠 添付文書 2.9・10.1; イミグラン・ゾーミッグ 添付文書 10.1 併用禁忌 (MAO阻害剤); エレトリプタン・ナラトリプタンは該当しない",
+        checked: "2026-11: マクサルト 2.9 (2024年7月第3版); イミグラン・ゾーミッグは二次資料; エレトリプタン・ナラトリプタンはMAO阻害剤を禁忌としない",
     },
     Pair {
         id: "CI-027",
@@ -356,6 +383,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["プロプラノロール"], ORAL),
         reason: "リザトリプタンの血中濃度が上昇",
         source: "マクサルト錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: マクサルトRPD 2.10 (2024年7月改訂第3版)",
     },
     Pair {
         id: "CI-028",
@@ -363,6 +391,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["クラリスロマイシン", "イトラコナゾール", "ボリコナゾール", "ポサコナゾール", "リトナビル"], SYSTEMIC),
         reason: "CYP3A4阻害によりエルゴタミンの血中濃度が上昇し血管攣縮等の重篤な副作用",
         source: "クリアミン配合錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: クリアミン 禁忌/10.1 (クラリスロマイシン, HIVプロテアーゼ阻害剤, アゾール系); ノクサフィル・ブイフェンド・イトラコナゾール側で確認",
     },
     Pair {
         id: "CI-029",
@@ -370,6 +399,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イトラコナゾール"], ORAL),
         reason: "P糖蛋白阻害によりダビガトランの血中濃度が上昇し出血のおそれ",
         source: "プラザキサカプセル 添付文書 10.1 併用禁忌 (イトラコナゾール 経口剤)",
+        checked: "2026-11: プラザキサ 2.6/10.1 イトラコナゾール(経口剤) (medpeer 2024-04-05; 2023年11月改訂)",
     },
     Pair {
         id: "CI-030",
@@ -377,6 +407,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イトラコナゾール", "ボリコナゾール", "ポサコナゾール", "ミコナゾール", "リトナビル"], SYSTEMIC),
         reason: "CYP3A4・P糖蛋白阻害によりリバーロキサバンの血中濃度が上昇し出血のおそれ",
         source: "イグザレルト錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: イグザレルト 10.1 (経口又は注射剤のアゾール系; DSU No.322, 2023年12月)",
     },
     Pair {
         id: "CI-031",
@@ -384,6 +415,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イトラコナゾール", "ミコナゾール", "リトナビル"], SYSTEMIC),
         reason: "CYP3A4阻害によりアゼルニジピンの血中濃度が上昇",
         source: "カルブロック錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: カルブロック 2.3/10.1 アゾール系抗真菌剤(経口剤,注射剤) (medpeer 2024-04-05)",
     },
     Pair {
         id: "CI-032",
@@ -391,6 +423,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["リファンピシン"], ORAL),
         reason: "リファンピシンのCYP誘導によりボリコナゾールの血中濃度が著しく低下",
         source: "ブイフェンド錠 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ブイフェンド 2.1/10.1 (medpeer 2024-07-05; 2023年8月改訂第5版)",
     },
     Pair {
         id: "CI-033",
@@ -398,6 +431,7 @@ pub const PAIRS: &[Pair] = &[
         b: side(&["イトラコナゾール", "ボリコナゾール", "ポサコナゾール", "ミコナゾール", "リトナビル"], SYSTEMIC),
         reason: "CYP3A4阻害によりブロナンセリンの血中濃度が上昇",
         source: "ロナセン錠・ロナセンテープ 添付文書 10.1 併用禁忌",
+        checked: "2026-11: ロナセンテープ 2./10.1 (DSU No.331, 2024年12月); ミコナゾールは経口剤・口腔用剤・注射剤",
     },
 ];
 
@@ -411,6 +445,24 @@ pub const RULES: RuleSet = RuleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_found_to_be_only_precautions_are_not_listed() {
+        // シンバスタチン × リトナビル is 併用注意 (パキロビッド 10.2), not 禁忌.
+        let simva = RULES.drug("x", "x", Oral, &["シンバスタチン".to_string()]);
+        let rtv = RULES.drug("y", "y", Oral, &["リトナビル".to_string()]);
+        assert!(!simva
+            .pair_sides
+            .iter()
+            .any(|(i, s)| rtv.pair_sides.contains(&(*i, 1 - s))));
+        // Eletriptan has no MAO-inhibitor contraindication.
+        let ele = RULES.drug("z", "z", Oral, &["エレトリプタン臭化水素酸塩".to_string()]);
+        let sel = RULES.drug("w", "w", Oral, &["セレギリン塩酸塩".to_string()]);
+        assert!(!ele
+            .pair_sides
+            .iter()
+            .any(|(i, s)| sel.pair_sides.contains(&(*i, 1 - s))));
+    }
 
     #[test]
     fn at_least_thirty_cited_pairs_and_twelve_groups() {

@@ -34,6 +34,8 @@ pub struct Pair {
     pub reason: &'static str,
     /// Package insert(s) and section the pair is taken from.
     pub source: &'static str,
+    /// Where the insert text was checked, and the revision or page date seen.
+    pub checked: &'static str,
 }
 
 /// The curated rules a check runs against.
