@@ -261,6 +261,8 @@ pub struct PatientPage {
     pub meds: Vec<MedLine>,
     pub prescriptions: Vec<crate::prescriptions::Header>,
     pub can_dispense: bool,
+    /// The phone number formatted for people.
+    pub phone: String,
 }
 
 /// A medication line on the patient page.

@@ -103,7 +103,13 @@ pub async fn detail(
         .await?;
     let age = today.years_since(p.birth_date).unwrap_or(0) as i32;
     let updated_at = fmt_time(p.updated_at, state.settings.time_zone);
+    let phone = p
+        .phone
+        .as_deref()
+        .map(crate::domain::text::format_phone)
+        .unwrap_or_default();
     Ok(html(&PatientPage {
+        phone,
         layout,
         p,
         age,
