@@ -97,3 +97,91 @@ async fn console_pages_render_for_each_role() {
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location").as_deref(), Some("/login"));
 }
+
+/// `pharmacy serve` with TLS configured: HTTPS only, TLS 1.2+, HSTS.
+#[test]
+fn serve_speaks_tls_with_hsts_and_refuses_old_protocols() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is needed to make a test certificate");
+    assert!(ok.success());
+    let db = crate::common::TestDb::new();
+    let port = crate::smtp::free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pharmacy"))
+        .arg("serve")
+        .env("PHARMACY__DATABASE__URL", &db.url)
+        .env("PHARMACY__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("PHARMACY__SERVER__TLS__CERT_FILE", &cert)
+        .env("PHARMACY__SERVER__TLS__KEY_FILE", &key)
+        .env("PHARMACY__JOBS__ENABLED", "false")
+        .env("PHARMACY__LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["-sk", "-i", "--max-time", "5"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("curl is needed for the TLS test")
+    };
+    let mut out = curl(&[]);
+    for _ in 0..100 {
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        out = curl(&[]);
+    }
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let old = curl(&["--tls-max", "1.1"]);
+    let plain = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+        ])
+        .arg(format!("http://127.0.0.1:{port}/healthz"))
+        .output()
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(text.contains(" 200"), "{text}");
+    assert!(
+        text.contains("strict-transport-security: max-age=63072000"),
+        "{text}"
+    );
+    assert!(!old.status.success(), "TLS 1.1 must be refused");
+    assert_ne!(
+        String::from_utf8_lossy(&plain.stdout),
+        "200",
+        "no plain HTTP on the TLS port"
+    );
+}
