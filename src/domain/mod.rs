@@ -15,4 +15,5 @@ pub mod pharmacy;
 pub mod prescription;
 pub mod retry;
 pub mod role;
+pub mod rx_csv;
 pub mod text;
