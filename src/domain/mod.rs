@@ -6,6 +6,7 @@ pub mod checks;
 pub mod clinic;
 pub mod contact;
 pub mod drug_master;
+pub mod eps;
 pub mod fields;
 pub mod ics;
 pub mod insurance;
