@@ -20,6 +20,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod drugs;
+pub mod eps;
 pub mod error;
 pub mod jobs;
 pub mod medications;
