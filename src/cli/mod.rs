@@ -3,6 +3,7 @@
 
 mod admin;
 mod data;
+mod sim;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -57,6 +58,9 @@ pub enum Command {
     /// The national drug master: import, lookup, search.
     #[command(subcommand)]
     Drugs(data::DrugsCommand),
+    /// The national e-prescription service simulator (stands in for the OQS
+    /// terminal's file drop): `pharmacy eps-sim --dir DIR`, `... issue`, `... once`.
+    EpsSim(sim::SimArgs),
     /// Benchmarks that print their figures (build with --release for real numbers).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -157,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Notices(c) => data::notices(&settings, c),
         Command::Drugs(c) => data::drugs(&settings, c),
         Command::Bench(c) => bench(&settings, c),
+        Command::EpsSim(a) => sim::run(a),
         Command::Worker => worker(settings),
     };
     match result {

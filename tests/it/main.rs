@@ -3,6 +3,7 @@
 
 mod common;
 mod drugs;
+mod eps;
 mod smtp;
 
 mod audit_chain;

@@ -203,3 +203,9 @@ impl RawRecord {
         }
     }
 }
+
+/// A realistic payload for tests elsewhere in the crate.
+#[cfg(test)]
+pub fn tests_sample() -> String {
+    tests::SAMPLE.to_string()
+}
