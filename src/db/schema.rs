@@ -374,6 +374,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (user_id, idem_key) {
+        user_id -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        status_code -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -402,4 +414,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     check_findings,
     dispensed_items,
     declared_medications,
+    idempotency_keys,
 );

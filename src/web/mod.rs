@@ -2,6 +2,7 @@
 //! the server itself (plain HTTP on localhost, or TLS 1.2+/1.3 with rustls).
 
 pub mod extract;
+pub mod idempotency;
 pub mod middleware;
 pub mod pages;
 pub mod server;

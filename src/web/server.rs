@@ -113,6 +113,9 @@ pub fn build(
     let server = HttpServer::new(move || {
         App::new()
             .configure(configure(state.clone()))
+            .wrap(actix_web::middleware::from_fn(
+                super::idempotency::idempotency,
+            ))
             .wrap(actix_web::middleware::from_fn(middleware::session_and_csrf))
             .wrap(middleware::security_headers(hsts))
             .wrap(actix_web::middleware::from_fn(middleware::request_meta))

@@ -382,6 +382,7 @@ pub struct TestClient {
     client: awc::Client,
     cookies: RefCell<BTreeMap<String, String>>,
     pub csrf: RefCell<Option<String>>,
+    extra: RefCell<Vec<(String, String)>>,
 }
 
 impl TestClient {
@@ -394,6 +395,7 @@ impl TestClient {
                 .finish(),
             cookies: RefCell::new(BTreeMap::new()),
             csrf: RefCell::new(None),
+            extra: RefCell::new(Vec::new()),
         }
     }
 
@@ -430,6 +432,9 @@ impl TestClient {
                 req = req.insert_header(("X-CSRF-Token", t));
             }
         }
+        for (k, v) in self.extra.borrow().iter() {
+            req = req.insert_header((k.as_str(), v.as_str()));
+        }
         let mut res = req.send_body(body).await.expect("request");
         let body = res
             .body()
@@ -456,6 +461,25 @@ impl TestClient {
             headers: res.headers().clone(),
             body,
         }
+    }
+
+    /// A JSON request with extra headers (and the CSRF token).
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        *self.extra.borrow_mut() = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let r = self
+            .send(method, path, Some("application/json"), body, true)
+            .await;
+        self.extra.borrow_mut().clear();
+        r
     }
 
     pub async fn get(&self, path: &str) -> Resp {

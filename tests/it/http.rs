@@ -185,3 +185,46 @@ fn serve_speaks_tls_with_hsts_and_refuses_old_protocols() {
         "no plain HTTP on the TLS port"
     );
 }
+
+/// The same Idempotency-Key and body: one effect, the same answer; another body: 409.
+#[actix_web::test]
+async fn idempotency_keys_replay_and_refuse_changed_bodies() {
+    use awc::http::Method;
+    let app = TestApp::spawn().await;
+    let p = app.pharmacy("1341234567", "本店");
+    app.user(&p, "clerk1", Role::Clerk);
+    let c = app.signed_in("clerk1", None).await;
+    let url = format!("/api/v1/pharmacies/{p}/patients");
+    let body = serde_json::json!({"name_kanji": "山田 太郎", "name_kana": "ヤマダ タロウ", "birth_date": "1980-01-01", "sex": "male"});
+    let send = |b: serde_json::Value, key: &'static str| {
+        let c = &c;
+        let url = url.clone();
+        async move {
+            c.send_with_headers(
+                Method::POST,
+                &url,
+                b.to_string().into_bytes(),
+                &[("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let first = send(body.clone(), "k-1").await;
+    assert_eq!(first.status, 201);
+    let again = send(body.clone(), "k-1").await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body, "the same answer");
+    assert_eq!(
+        again.header("idempotency-replayed").as_deref(),
+        Some("true")
+    );
+    let mut other = body.clone();
+    other["name_kanji"] = serde_json::json!("佐藤 花子");
+    assert_eq!(send(other, "k-1").await.status, 409);
+    assert_eq!(app.audit("patient.created").len(), 1, "one effect");
+    assert_eq!(
+        send(body, "k-2").await.status,
+        201,
+        "a new key is a new request"
+    );
+}
