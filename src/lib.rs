@@ -22,6 +22,7 @@ pub mod domain;
 pub mod drugs;
 pub mod eps;
 pub mod error;
+pub mod housekeeping;
 pub mod jobs;
 pub mod medications;
 pub mod notices;

@@ -232,9 +232,13 @@ pub fn run_server(state: AppState, listener: TcpListener) -> CliResult<()> {
             loop {
                 tick.tick().await;
                 let now = housekeeping.clock.now();
-                let _ = housekeeping
-                    .db(move |conn| crate::auth::session::purge_expired(conn, now))
-                    .await;
+                match housekeeping
+                    .db(move |conn| crate::housekeeping::run(conn, now))
+                    .await
+                {
+                    Ok(removed) => tracing::debug!(?removed, "housekeeping"),
+                    Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                }
             }
         });
         crate::web::server::run(state, listener)

@@ -101,3 +101,38 @@ async fn concurrent_audited_writes_keep_every_chain_intact() {
     let mine = reports.iter().find(|r| r.chain_key == p).unwrap();
     assert_eq!(mine.result, Ok(81));
 }
+
+#[actix_web::test]
+async fn housekeeping_removes_only_stale_short_lived_rows() {
+    use pharmacy::db::schema::{audit_events, login_failures, sessions};
+    let app = TestApp::spawn().await;
+    let p = app.pharmacy("1341234567", "本店");
+    app.user(&p, "clerk1", Role::Clerk);
+    let c = app.client();
+    assert_eq!(c.sign_in("clerk1", "wrong-password-x").await.status, 401);
+    assert_eq!(
+        c.sign_in("clerk1", crate::common::PASSWORD).await.status,
+        200
+    );
+    let count = |app: &TestApp| -> (i64, i64, i64) {
+        let mut conn = app.conn();
+        (
+            sessions::table.count().get_result(&mut conn).unwrap(),
+            login_failures::table.count().get_result(&mut conn).unwrap(),
+            audit_events::table.count().get_result(&mut conn).unwrap(),
+        )
+    };
+    let before = count(&app);
+    let removed = pharmacy::housekeeping::run(&mut app.conn(), app.clock.now()).unwrap();
+    assert_eq!(
+        removed,
+        pharmacy::housekeeping::Removed::default(),
+        "nothing is stale yet"
+    );
+    let later = app.clock.now() + chrono::Duration::days(2);
+    let removed = pharmacy::housekeeping::run(&mut app.conn(), later).unwrap();
+    assert_eq!((removed.sessions, removed.login_failures), (1, 1));
+    let after = count(&app);
+    assert_eq!((after.0, after.1), (0, 0));
+    assert_eq!(after.2, before.2, "audit rows are never removed");
+}
