@@ -43,7 +43,23 @@ pub struct Settings {
     pub mail: MailSettings,
     pub jobs: JobSettings,
     pub checks: CheckSettings,
+    pub eps: EpsSettings,
     pub log: LogSettings,
+}
+
+/// `[eps]`: the OQS terminal's file-drop folders for the national e-prescription
+/// service. Empty `request_dir` turns e-prescription intake off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpsSettings {
+    pub request_dir: String,
+    pub response_dir: String,
+    pub quarantine_dir: String,
+    pub timeout_secs: u64,
+    pub poll_interval_ms: u64,
+    pub processing_retry_ms: u64,
+    pub max_processing: u32,
+    pub stale_file_minutes: u64,
 }
 
 /// `[checks]`: when past medication counts as current.
@@ -139,6 +155,29 @@ pub struct JobSettings {
     pub retry_initial_secs: i64,
     pub retry_max_secs: i64,
     pub dead_after_hours: i64,
+}
+
+impl EpsSettings {
+    /// The gateway configuration, when intake is configured.
+    pub fn gateway(&self) -> Option<crate::eps::gateway::GatewayConfig> {
+        if self.request_dir.trim().is_empty() {
+            return None;
+        }
+        let quarantine = if self.quarantine_dir.trim().is_empty() {
+            PathBuf::from(&self.response_dir).join("quarantine")
+        } else {
+            PathBuf::from(&self.quarantine_dir)
+        };
+        Some(crate::eps::gateway::GatewayConfig {
+            request_dir: PathBuf::from(&self.request_dir),
+            response_dir: PathBuf::from(&self.response_dir),
+            quarantine_dir: quarantine,
+            timeout: std::time::Duration::from_secs(self.timeout_secs.max(1)),
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms.max(1)),
+            processing_retry: std::time::Duration::from_millis(self.processing_retry_ms),
+            max_processing: self.max_processing.max(1),
+        })
+    }
 }
 
 /// `[log]`
@@ -333,6 +372,15 @@ impl Settings {
                 "checks.grace_days",
                 "grace_days 0-90, as_needed_window_days and external_window_days 1-365",
             ));
+        }
+        if !self.eps.request_dir.trim().is_empty() && self.eps.response_dir.trim().is_empty() {
+            return Err(invalid(
+                "eps.response_dir",
+                "must be set when eps.request_dir is set",
+            ));
+        }
+        if !(1..=600).contains(&self.eps.timeout_secs) {
+            return Err(invalid("eps.timeout_secs", "must be 1-600 seconds"));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid(

@@ -90,6 +90,11 @@ impl Actor {
     }
 }
 
+/// A stored UTC time as Japan time (for messages to staff).
+pub fn jst(utc: chrono::NaiveDateTime) -> DateTime<chrono_tz::Tz> {
+    utc.and_utc().with_timezone(&chrono_tz::Asia::Tokyo)
+}
+
 /// One request's (or command's) context.
 #[derive(Debug, Clone)]
 pub struct Ctx {

@@ -242,7 +242,14 @@ fn seed_clinical(
     )
     .map_err(|e| e.to_string())?;
     if first.open_findings == 0 {
-        crate::prescriptions::dispense(conn, ctx, pharmacy_id, &first.header.id)
+        crate::prescriptions::dispense(
+            conn,
+            ctx,
+            pharmacy_id,
+            &first.header.id,
+            &Default::default(),
+            chrono::Duration::hours(24),
+        )
             .map_err(|e| e.to_string())?;
     }
     crate::medications::declare(

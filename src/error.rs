@@ -33,6 +33,12 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("{0}")]
     Unavailable(String),
+    /// An outside service refused (its message is shown).
+    #[error("{0}")]
+    Refused(String),
+    /// An outside service answered something unreadable.
+    #[error("{0}")]
+    BadGateway(String),
     /// Logged with its cause; the client sees a generic message.
     #[error("internal error")]
     Internal(String),
@@ -52,6 +58,8 @@ impl AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -69,6 +77,8 @@ impl AppError {
             AppError::Validation(_) => "validation",
             AppError::TooManyRequests(_) => "too_many_requests",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Refused(_) => "refused",
+            AppError::BadGateway(_) => "bad_gateway",
             AppError::Internal(_) => "internal",
         }
     }
@@ -339,6 +349,25 @@ impl From<crate::medications::MedicationError> for AppError {
     }
 }
 
+impl From<crate::eps::EpsError> for AppError {
+    fn from(e: crate::eps::EpsError) -> Self {
+        use crate::eps::EpsError as E;
+        match e {
+            E::Invalid(f) => AppError::Validation(f),
+            E::PatientData(_) | E::Refused { .. } => AppError::Refused(e.to_string()),
+            E::NotConfigured | E::Unavailable(_) => AppError::Unavailable(e.to_string()),
+            E::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            E::NotFound => AppError::NotFound(e.to_string()),
+            E::InProgress { .. } | E::AlreadyAccepted { .. } | E::WrongState(_) => {
+                AppError::Conflict(e.to_string())
+            }
+            E::BadMessage { .. } | E::BadPayload(_) => AppError::BadGateway(e.to_string()),
+            E::Prescription(p) => p.into(),
+            E::Db(d) => d.into(),
+        }
+    }
+}
+
 impl From<crate::prescriptions::PrescriptionError> for AppError {
     fn from(e: crate::prescriptions::PrescriptionError) -> Self {
         use crate::prescriptions::PrescriptionError as P;
@@ -346,7 +375,10 @@ impl From<crate::prescriptions::PrescriptionError> for AppError {
             P::Invalid(f) => AppError::Validation(f),
             P::NotFound => AppError::NotFound(e.to_string()),
             P::Forbidden(_) => AppError::Forbidden(e.to_string()),
-            P::UnresolvedFindings(_) | P::WrongState(_) | P::VersionConflict(_) => {
+            P::UnresolvedFindings(_)
+            | P::WrongState(_)
+            | P::VersionConflict(_)
+            | P::Blocked(_) => {
                 AppError::Conflict(e.to_string())
             }
             P::Db(d) => d.into(),

@@ -46,6 +46,14 @@ impl Event {
         }
     }
 
+    /// An action attempted that failed (e.g. an outside service refused).
+    pub fn failed(pharmacy_id: Option<&str>, action: &str) -> Self {
+        Event {
+            outcome: Outcome::Failed,
+            ..Event::ok(pharmacy_id, action)
+        }
+    }
+
     /// Sets the subject.
     pub fn subject(mut self, kind: &str, id: &str) -> Self {
         self.subject_type = Some(kind.to_string());

@@ -18,6 +18,9 @@ pub struct SimArgs {
     /// Answer latency in milliseconds (the real service takes about 2 s).
     #[arg(long, default_value_t = 2000)]
     pub latency_ms: u64,
+    /// How often an idle simulator looks for requests, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub poll_ms: u64,
     #[command(subcommand)]
     pub command: Option<SimCommand>,
 }
@@ -39,6 +42,28 @@ pub enum SimCommand {
         /// The patient consented to show which past drug matched.
         #[arg(long)]
         consent: bool,
+        /// The prescriber's signature does not verify (NG).
+        #[arg(long)]
+        signature_ng: bool,
+        /// Answer "processing" this many times before answering.
+        #[arg(long, default_value_t = 0)]
+        processing: u32,
+        /// The service's own check result, `CODE:MESSAGE:PAST DRUG` (repeatable).
+        #[arg(long = "check", value_name = "CODE:MESSAGE:PAST")]
+        checks: Vec<String>,
+        /// Register the file as it is, without reading it (to test unreadable payloads).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// The prescriber cancels a prescription (取消).
+    Cancel {
+        #[arg(long)]
+        code: String,
+    },
+    /// Prints a prescription's status (and whether a result is registered).
+    Status {
+        #[arg(long)]
+        code: String,
     },
     /// Answer the requests waiting now, then exit.
     Once,
@@ -55,21 +80,29 @@ pub fn run(args: SimArgs) -> CliResult<()> {
             number,
             branch,
             consent,
+            signature_ng,
+            processing,
+            checks,
+            raw,
         }) => {
             let text =
                 std::fs::read_to_string(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
-            let doc = crate::domain::rx_csv::parse_document(&text).map_err(|e| {
-                e.iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
-            let data = crate::domain::rx_csv::interpret(&doc).map_err(|e| {
-                e.iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
+            let (issue_date, expiry_date) = if raw {
+                (None, None)
+            } else {
+                let data = read(&text)?;
+                (data.issue_date, data.expiry_date)
+            };
+            let checks = checks
+                .iter()
+                .map(|c| {
+                    let mut parts = c.splitn(3, ':');
+                    match (parts.next(), parts.next(), parts.next()) {
+                        (Some(a), Some(b), Some(c)) => Ok((a.into(), b.into(), c.into())),
+                        _ => Err(format!("--check `{c}` is not CODE:MESSAGE:PAST")),
+                    }
+                })
+                .collect::<Result<Vec<_>, String>>()?;
             let mut store = Store::load(&dir).map_err(|e| e.to_string())?;
             let code = store.issue(SimPrescription {
                 id: String::new(),
@@ -81,25 +114,47 @@ pub fn run(args: SimArgs) -> CliResult<()> {
                 reception_pharmacy_code: None,
                 reception_pharmacy_name: None,
                 csv: text,
-                issue_date: data
-                    .issue_date
-                    .unwrap_or_else(|| SystemClock.now().date_naive()),
-                expiry_date: data.expiry_date,
-                signature_ok: true,
-                processing_rounds: 0,
+                issue_date: issue_date.unwrap_or_else(|| jst_today()),
+                expiry_date,
+                signature_ok: !signature_ng,
+                processing_rounds: processing,
                 consent_past_drugs: consent,
-                checks: Vec::new(),
+                checks,
                 result: None,
             });
             store.save(&dir).map_err(|e| e.to_string())?;
             println!("{code}");
             Ok(())
         }
+        Some(SimCommand::Cancel { code }) => {
+            let mut store = Store::load(&dir).map_err(|e| e.to_string())?;
+            let p = store
+                .prescriptions
+                .iter_mut()
+                .find(|p| p.access_code == code)
+                .ok_or_else(|| format!("no prescription with 引換番号 {code}"))?;
+            p.status = "取消".into();
+            store.save(&dir).map_err(|e| e.to_string())?;
+            println!("cancelled {code}");
+            Ok(())
+        }
+        Some(SimCommand::Status { code }) => {
+            let store = Store::load(&dir).map_err(|e| e.to_string())?;
+            let p = store
+                .prescriptions
+                .iter()
+                .find(|p| p.access_code == code)
+                .ok_or_else(|| format!("no prescription with 引換番号 {code}"))?;
+            println!(
+                "{} {} result={}",
+                p.id,
+                p.status,
+                if p.result.is_some() { "yes" } else { "no" }
+            );
+            Ok(())
+        }
         Some(SimCommand::Once) => {
-            let today = SystemClock
-                .now()
-                .with_timezone(&chrono_tz::Asia::Tokyo)
-                .date_naive();
+            let today = jst_today();
             let n = serve_once(&dir, Duration::from_millis(args.latency_ms), today)
                 .map_err(|e| e.to_string())?;
             println!("answered {n} request(s)");
@@ -111,20 +166,29 @@ pub fn run(args: SimArgs) -> CliResult<()> {
                 dir.display(),
                 args.latency_ms
             );
-            loop {
-                let today = SystemClock
-                    .now()
-                    .with_timezone(&chrono_tz::Asia::Tokyo)
-                    .date_naive();
-                match serve_once(&dir, Duration::from_millis(args.latency_ms), today) {
-                    Ok(0) => std::thread::sleep(Duration::from_millis(50)),
-                    Ok(_) => {}
-                    Err(e) => {
-                        eprintln!("eps-sim: {e}");
-                        std::thread::sleep(Duration::from_millis(500));
-                    }
-                }
-            }
+            let never = std::sync::atomic::AtomicBool::new(false);
+            crate::eps::sim::serve_until(
+                &dir,
+                Duration::from_millis(args.latency_ms),
+                Duration::from_millis(args.poll_ms.max(1)),
+                &never,
+            );
+            Ok(())
         }
     }
+}
+
+fn jst_today() -> chrono::NaiveDate {
+    SystemClock
+        .now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive()
+}
+
+fn read(text: &str) -> CliResult<crate::domain::rx_csv::RxData> {
+    let join = |e: Vec<crate::domain::rx_csv::CsvError>| {
+        e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("; ")
+    };
+    let doc = crate::domain::rx_csv::parse_document(text).map_err(join)?;
+    Ok(crate::domain::rx_csv::interpret(&doc).map_err(join)?)
 }

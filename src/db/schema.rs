@@ -289,6 +289,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        closed_reason -> Nullable<Text>,
     }
 }
 
@@ -351,6 +352,62 @@ diesel::table! {
         dispensed_on -> Date,
         days -> Integer,
         as_needed -> Bool,
+        created_at -> Timestamp,
+        prescribed_code -> Nullable<Text>,
+        substituted -> Bool,
+        quantity -> Text,
+        lot_number -> Nullable<Text>,
+        lot_expiry -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    /// E-prescriptions accepted from the national service.
+    eps_prescriptions (pharmacy_id, prescription_id) {
+        pharmacy_id -> Text,
+        prescription_id -> Text,
+        eps_id -> Text,
+        access_code -> Text,
+        issue_type -> Text,
+        eps_status -> Text,
+        state -> Text,
+        signature_ok -> Bool,
+        signature_detail -> Text,
+        valid_until -> Date,
+        refill_total -> Nullable<Integer>,
+        refill_use -> Nullable<Integer>,
+        narcotic -> Bool,
+        payload -> Text,
+        message_to_prescriber -> Nullable<Text>,
+        result_job_id -> Nullable<Text>,
+        result_error -> Nullable<Text>,
+        registered_at -> Nullable<Timestamp>,
+        accepted_by -> Text,
+        accepted_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Who is accepting (or has accepted) a 引換番号 in this pharmacy.
+    eps_claims (pharmacy_id, access_code) {
+        pharmacy_id -> Text,
+        access_code -> Text,
+        claimed_by -> Text,
+        claimed_at -> Timestamp,
+        prescription_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Unreadable national-service messages, kept for inspection.
+    eps_messages (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        operation -> Text,
+        file_id -> Text,
+        error -> Text,
+        raw -> Text,
         created_at -> Timestamp,
     }
 }
@@ -415,4 +472,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispensed_items,
     declared_medications,
     idempotency_keys,
+    eps_prescriptions,
+    eps_claims,
+    eps_messages,
 );

@@ -153,6 +153,9 @@ pub fn handle(store: &mut Store, req: &Request, today: NaiveDate) -> Response {
             if p.status == "取消" {
                 return refuse(req, ErrorKind::CancelledByPrescriber, |_| {});
             }
+            if p.status == "調剤済" || p.status == "回収済" {
+                return refuse(req, ErrorKind::AlreadyDispensed, |_| {});
+            }
             if p.status != "未受付" && !mine {
                 let name = p.reception_pharmacy_name.clone();
                 return refuse(req, ErrorKind::AcceptedElsewhere, |r| {
@@ -263,6 +266,7 @@ pub fn serve_once(dir: &Path, latency: Duration, today: NaiveDate) -> std::io::R
         return Ok(0);
     }
     let mut store = Store::load(dir)?;
+    let mut answers = Vec::with_capacity(files.len());
     for path in &files {
         let bytes = std::fs::read(path)?;
         let id = path
@@ -299,11 +303,37 @@ pub fn serve_once(dir: &Path, latency: Duration, today: NaiveDate) -> std::io::R
         if !latency.is_zero() {
             std::thread::sleep(latency);
         }
-        store.save(dir)?;
+        answers.push((path, id, answer));
+    }
+    // The store is durable before any answer is visible.
+    store.save(dir)?;
+    for (path, id, answer) in answers {
         write_atomic(&response_file(&res_dir, &id), &answer)?;
         std::fs::remove_file(path)?;
     }
     Ok(files.len())
+}
+
+/// Serves until `stop` is set, looking for requests every `poll` when idle.
+pub fn serve_until(
+    dir: &Path,
+    latency: Duration,
+    poll: Duration,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Tokyo)
+            .date_naive();
+        match serve_once(dir, latency, today) {
+            Ok(0) => std::thread::sleep(poll),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "eps-sim");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

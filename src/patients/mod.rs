@@ -195,31 +195,40 @@ pub fn create(
         None,
     )?;
     let draft = input.parse(ctx.today()).map_err(PatientError::Invalid)?;
+    write_transaction(conn, |c| Ok(insert_draft(c, ctx, pharmacy_id, &draft)?))
+}
+
+/// Stores a validated patient with its audit row, inside the caller's transaction
+/// (also used by quick registration from an e-prescription).
+pub(crate) fn insert_draft(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    draft: &PatientDraft,
+) -> QueryResult<Patient> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = ctx.now.naive_utc();
-    write_transaction(conn, |c| {
-        diesel::insert_into(patients::table)
-            .values((
-                patients::pharmacy_id.eq(pharmacy_id),
-                patients::id.eq(&id),
-                draft_values!(draft),
-                patients::public_expenses.eq(public_expenses_json(&draft)),
-                patients::version.eq(1),
-                patients::created_at.eq(now),
-                patients::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        audit::record(
-            c,
-            ctx,
-            Event::ok(Some(pharmacy_id), "patient.created").subject("patient", &id),
-        )?;
-        let row = patients::table
-            .find((pharmacy_id, &id))
-            .select(PatientRow::as_select())
-            .first(c)?;
-        Ok(row.into())
-    })
+    diesel::insert_into(patients::table)
+        .values((
+            patients::pharmacy_id.eq(pharmacy_id),
+            patients::id.eq(&id),
+            draft_values!(draft),
+            patients::public_expenses.eq(public_expenses_json(draft)),
+            patients::version.eq(1),
+            patients::created_at.eq(now),
+            patients::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    audit::record(
+        c,
+        ctx,
+        Event::ok(Some(pharmacy_id), "patient.created").subject("patient", &id),
+    )?;
+    let row = patients::table
+        .find((pharmacy_id, &id))
+        .select(PatientRow::as_select())
+        .first(c)?;
+    Ok(row.into())
 }
 
 /// Names of the fields that differ (for the audit detail; never the values).

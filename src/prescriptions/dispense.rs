@@ -1,22 +1,35 @@
-//! Dispensing: refused while any finding is open; the items become the patient's
-//! dispensing history for later checks.
+//! Dispensing: refused while any finding is open, and for e-prescriptions while
+//! the signature is not verified or the 使用期限 has passed. What was given (product,
+//! quantity, lot, expiry, generic substitution) becomes the patient's dispensing
+//! history; for e-prescriptions the result registration is queued in the same
+//! transaction as a durable job.
 
+use chrono::Duration;
 use diesel::prelude::*;
 
-use super::{load, Prescription, PrescriptionError};
+use super::{eps_record, load, Prescription, PrescriptionError};
 use crate::audit::{self, Event};
 use crate::context::Ctx;
-use crate::db::schema::{dispensed_items, prescriptions};
+use crate::db::schema::{dispensed_items, eps_prescriptions, prescriptions};
 use crate::db::{write_transaction, DbConnection};
+use crate::domain::dispensing::{substitution_allowed, DispenseInput};
+use crate::domain::eps::intake::{dispensing_blockers, signature_verdict};
+use crate::domain::fields::FieldErrors;
 use crate::domain::role::Permission;
+use crate::jobs::{self, NewJob};
 
-/// Marks a prescription dispensed: refused while any finding is open. Its items
-/// become the patient's dispensing history (for later checks).
+/// The job kind that registers a dispensing result with the national service.
+pub const REGISTER_RESULT_JOB: &str = "eps.register_result";
+
+/// Marks a prescription dispensed with what was given. `dead_after` bounds how
+/// long an e-prescription's result registration is retried before staff are asked.
 pub fn dispense(
     conn: &mut DbConnection,
     ctx: &Ctx,
     pharmacy_id: &str,
     rx_id: &str,
+    input: &DispenseInput,
+    dead_after: Duration,
 ) -> Result<Prescription, PrescriptionError> {
     crate::authz::require::<PrescriptionError>(
         conn,
@@ -26,24 +39,87 @@ pub fn dispense(
         "prescription.dispensed",
         Some(("prescription", rx_id)),
     )?;
+    let today = ctx.today();
+    let draft = input.parse(today).map_err(PrescriptionError::Invalid)?;
     let outcome = write_transaction(conn, |c| {
         let p = load(c, pharmacy_id, rx_id)?;
         if p.header.status != "checked" {
             return Err(PrescriptionError::WrongState(p.header.status));
         }
-        if p.open_findings > 0 {
+        let refuse = |c: &mut DbConnection, why: String| -> Result<(), PrescriptionError> {
             audit::record(
                 c,
                 ctx,
                 Event::denied(Some(pharmacy_id), "prescription.dispensed")
                     .subject("prescription", rx_id)
-                    .detail(format!("open findings: {}", p.open_findings)),
+                    .detail(why),
             )?;
+            Ok(())
+        };
+        if p.open_findings > 0 {
+            refuse(c, format!("open findings: {}", p.open_findings))?;
             return Ok(Err(PrescriptionError::UnresolvedFindings(p.open_findings)));
         }
-        let today = ctx.today();
+        let eps = eps_record(c, pharmacy_id, rx_id)?;
+        if let Some(e) = &eps {
+            let blockers = dispensing_blockers(
+                &e.issue_type,
+                signature_verdict(&e.signature()),
+                e.valid_until,
+                today,
+            );
+            if !blockers.is_empty() {
+                refuse(c, blockers.join("; "))?;
+                return Ok(Err(PrescriptionError::Blocked(blockers.join(" / "))));
+            }
+        }
+        // Every line names an item of this prescription; substitutions are checked.
+        let mut errors = FieldErrors::new();
+        for (i, l) in draft.lines.iter().enumerate() {
+            if !p.items.iter().any(|it| it.id == l.item_id) {
+                errors.add(
+                    &format!("items[{i}].item_id"),
+                    "この処方箋の薬品ではありません (not an item of this prescription)",
+                );
+            }
+        }
         let now = ctx.now.naive_utc();
-        for it in &p.items {
+        let mut substitutions = 0;
+        let mut rows = Vec::with_capacity(p.items.len());
+        for (i, it) in p.items.iter().enumerate() {
+            let line = draft.line(&it.id);
+            let given = line.and_then(|l| l.drug_code.clone());
+            let (code, name, yj, substituted) = match given {
+                Some(code) if code != it.drug_code && Some(&code) != it.yj_code.as_ref() => {
+                    let product = crate::drugs::lookup(c, &code)?.into_iter().next();
+                    let allowed = substitution_allowed(
+                        it.yj_code.as_deref(),
+                        product.as_ref().map(|p| p.yj_code.as_str()),
+                    );
+                    match (allowed, product) {
+                        (Ok(()), Some(product)) => {
+                            substitutions += 1;
+                            (code, product.name, Some(product.yj_code), true)
+                        }
+                        (r, _) => {
+                            errors.add(&format!("items[{i}].drug_code"), r.err().unwrap_or_default());
+                            continue;
+                        }
+                    }
+                }
+                _ => (
+                    it.drug_code.clone(),
+                    it.drug_name.clone(),
+                    it.yj_code.clone(),
+                    false,
+                ),
+            };
+            rows.push((it, line, code, name, yj, substituted));
+        }
+        if !errors.is_empty() {
+            return Ok(Err(PrescriptionError::Invalid(errors)));
+        }
+        for (it, line, code, name, yj, substituted) in rows {
             diesel::insert_into(dispensed_items::table)
                 .values((
                     dispensed_items::pharmacy_id.eq(pharmacy_id),
@@ -51,13 +127,21 @@ pub fn dispense(
                     dispensed_items::patient_id.eq(&p.header.patient_id),
                     dispensed_items::prescription_id.eq(rx_id),
                     dispensed_items::item_id.eq(&it.id),
-                    dispensed_items::drug_code.eq(&it.drug_code),
-                    dispensed_items::drug_name.eq(&it.drug_name),
-                    dispensed_items::yj_code.eq(&it.yj_code),
+                    dispensed_items::drug_code.eq(&code),
+                    dispensed_items::drug_name.eq(&name),
+                    dispensed_items::yj_code.eq(&yj),
                     dispensed_items::dispensed_on.eq(today),
                     dispensed_items::days.eq(it.days),
                     dispensed_items::as_needed.eq(it.as_needed),
                     dispensed_items::created_at.eq(now),
+                    dispensed_items::prescribed_code.eq(substituted.then(|| it.drug_code.clone())),
+                    dispensed_items::substituted.eq(substituted),
+                    dispensed_items::quantity.eq(line
+                        .map(|l| l.quantity.clone())
+                        .filter(|q| !q.is_empty())
+                        .unwrap_or_else(|| it.dose.clone())),
+                    dispensed_items::lot_number.eq(line.and_then(|l| l.lot_number.clone())),
+                    dispensed_items::lot_expiry.eq(line.and_then(|l| l.lot_expiry)),
                 ))
                 .execute(c)?;
         }
@@ -74,10 +158,42 @@ pub fn dispense(
             ctx,
             Event::ok(Some(pharmacy_id), "prescription.dispensed")
                 .subject("prescription", rx_id)
-                .detail(format!("items: {}", p.items.len())),
+                .detail(format!(
+                    "items: {}; generic substitutions: {substitutions}",
+                    p.items.len()
+                )),
         )?;
+        if eps.is_some() {
+            let job = jobs::enqueue(
+                c,
+                ctx.now,
+                dead_after,
+                NewJob {
+                    pharmacy_id,
+                    kind: REGISTER_RESULT_JOB,
+                    subject_id: Some(rx_id),
+                    payload: serde_json::json!({ "prescription_id": rx_id }),
+                    run_at: ctx.now,
+                },
+            )?;
+            diesel::update(eps_prescriptions::table.find((pharmacy_id, rx_id)))
+                .set((
+                    eps_prescriptions::state.eq("result_pending"),
+                    eps_prescriptions::result_job_id.eq(Some(&job)),
+                    eps_prescriptions::message_to_prescriber.eq(&draft.message_to_prescriber),
+                    eps_prescriptions::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            audit::record(
+                c,
+                ctx,
+                Event::ok(Some(pharmacy_id), "eps.result_queued")
+                    .subject("prescription", rx_id)
+                    .detail(format!("job {job}")),
+            )?;
+        }
         Ok(Ok(()))
     })?;
     outcome?;
-    load(conn, pharmacy_id, rx_id)
+    super::load_on(conn, pharmacy_id, rx_id, Some(today))
 }

@@ -6,14 +6,19 @@ mod dispense;
 mod model;
 pub mod review;
 
-pub use dispense::dispense;
-pub use model::{Header, Item, Prescription, StoredFinding};
+pub use dispense::{dispense, REGISTER_RESULT_JOB};
+pub use model::{
+    DispensedRow, EpsRecord, EpsView, Header, Item, Prescription, StoredFinding, TimelineEntry,
+};
 
 use diesel::prelude::*;
 
 use crate::audit::{self, Event};
 use crate::context::{Ctx, Denied};
-use crate::db::schema::{check_findings, patients, prescription_items, prescriptions};
+use crate::db::schema::{
+    check_findings, dispensed_items, eps_prescriptions, patients, prescription_items, prescriptions,
+};
+use crate::domain::eps::intake::{dispensing_blockers, signature_verdict, Stage};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::checks::{CheckResult, CurrencyPolicy, Finding};
 use crate::domain::fields::FieldErrors;
@@ -33,6 +38,8 @@ pub enum PrescriptionError {
     Forbidden(Denied),
     #[error("未解決の確認事項が{0}件あります。すべて解決してから調剤済みにしてください (unresolved findings)")]
     UnresolvedFindings(usize),
+    #[error("調剤できません: {0}")]
+    Blocked(String),
     #[error("この状態ではできません (not possible while the prescription is {0})")]
     WrongState(String),
     #[error("他の人が先に更新しました (changed by someone else; current version {0})")]
@@ -69,9 +76,26 @@ fn store_items_and_check(
     drafts: &[ItemDraft],
     policy: &CurrencyPolicy,
 ) -> QueryResult<CheckResult> {
+    store_named_items_and_check(c, ctx, pharmacy_id, rx_id, patient_id, drafts, &[], policy)
+}
+
+/// As [`store_items_and_check`], with names as written (used when a code is not
+/// in the master, e.g. from an e-prescription payload).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store_named_items_and_check(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    rx_id: &str,
+    patient_id: &str,
+    drafts: &[ItemDraft],
+    written_names: &[String],
+    policy: &CurrencyPolicy,
+) -> QueryResult<CheckResult> {
     let mut with_ids = Vec::with_capacity(drafts.len());
     let mut seq_in_rp = std::collections::HashMap::new();
-    for d in drafts {
+    for (i, d) in drafts.iter().enumerate() {
+        let written = written_names.get(i).filter(|n| !n.is_empty());
         let id = uuid::Uuid::now_v7().to_string();
         let product = crate::drugs::lookup(c, &d.drug_code)?.into_iter().next();
         let seq = seq_in_rp.entry(d.rp).or_insert(0);
@@ -87,7 +111,10 @@ fn store_items_and_check(
                 prescription_items::drug_name.eq(product
                     .as_ref()
                     .map(|p| p.name.clone())
-                    .unwrap_or_else(|| format!("（マスター未収載 {}）", d.drug_code))),
+                    .unwrap_or_else(|| match written {
+                        Some(n) => format!("{n}（マスター未収載）"),
+                        None => format!("（マスター未収載 {}）", d.drug_code),
+                    })),
                 prescription_items::yj_code.eq(product.as_ref().map(|p| p.yj_code.clone())),
                 prescription_items::dose.eq(&d.dose),
                 prescription_items::usage.eq(&d.usage),
@@ -315,10 +342,33 @@ fn header(
         .ok_or(PrescriptionError::NotFound)
 }
 
-fn load(
+/// The e-prescription record, if this prescription came from the national service.
+pub(crate) fn eps_record(
     c: &mut DbConnection,
     pharmacy_id: &str,
     rx_id: &str,
+) -> QueryResult<Option<EpsRecord>> {
+    eps_prescriptions::table
+        .find((pharmacy_id, rx_id))
+        .select(EpsRecord::as_select())
+        .first(c)
+        .optional()
+}
+
+pub(crate) fn load(
+    c: &mut DbConnection,
+    pharmacy_id: &str,
+    rx_id: &str,
+) -> Result<Prescription, PrescriptionError> {
+    load_on(c, pharmacy_id, rx_id, None)
+}
+
+/// Loads a prescription; `today` (when given) decides the blockers shown.
+pub(crate) fn load_on(
+    c: &mut DbConnection,
+    pharmacy_id: &str,
+    rx_id: &str,
+    today: Option<chrono::NaiveDate>,
 ) -> Result<Prescription, PrescriptionError> {
     let header = header(c, pharmacy_id, rx_id)?;
     let items = prescription_items::table
@@ -338,12 +388,39 @@ fn load(
         .select(StoredFinding::as_select())
         .load(c)?;
     let open_findings = findings.iter().filter(|f| f.status == "open").count();
+    let eps = eps_record(c, pharmacy_id, rx_id)?;
+    let dispensed = dispensed_items::table
+        .filter(dispensed_items::pharmacy_id.eq(pharmacy_id))
+        .filter(dispensed_items::prescription_id.eq(rx_id))
+        .order(dispensed_items::id.asc())
+        .select(DispensedRow::as_select())
+        .load(c)?;
+    let stage = Stage::of(
+        &header.status,
+        eps.as_ref().map(|e| e.state.as_str()),
+        open_findings,
+    );
+    let blockers = match (&eps, today) {
+        (Some(e), Some(today)) if header.status == "checked" => dispensing_blockers(
+            &e.issue_type,
+            signature_verdict(&e.signature()),
+            e.valid_until,
+            today,
+        ),
+        _ => Vec::new(),
+    };
     Ok(Prescription {
         header,
         items,
         findings,
         open_findings,
         disclaimer: crate::domain::checks::NOT_IN_LIST.into(),
+        stage,
+        stage_label: stage.label().into(),
+        blockers,
+        dispensed,
+        eps: eps.as_ref().map(EpsRecord::view),
+        timeline: Vec::new(),
     })
 }
 
@@ -362,7 +439,28 @@ pub fn get(
         "prescription.read",
         Some(("prescription", rx_id)),
     )?;
-    let p = load(conn, pharmacy_id, rx_id)?;
+    let mut p = load_on(conn, pharmacy_id, rx_id, Some(ctx.today()))?;
+    let mut rows = audit::list(
+        conn,
+        pharmacy_id,
+        &audit::AuditFilter {
+            subject_id: Some(rx_id.to_string()),
+            limit: 200,
+            ..Default::default()
+        },
+    )?;
+    rows.reverse();
+    p.timeline = rows
+        .into_iter()
+        .filter(|r| r.action != "prescription.read")
+        .map(|r| TimelineEntry {
+            at: r.occurred_at,
+            action: r.action,
+            actor: r.actor_name.unwrap_or_default(),
+            outcome: r.outcome,
+            detail: r.detail,
+        })
+        .collect();
     audit::record_alone(
         conn,
         ctx,

@@ -68,15 +68,34 @@ impl AppState {
         }
     }
 
-    /// A job worker with every handler (notices, ...), on this state's pool and clock.
+    /// A job worker with every handler (notices, e-prescription results, ...), on
+    /// this state's pool and clock.
     pub fn worker(&self) -> Result<Worker, MailerError> {
         let mailer = Mailer::from_settings(&self.settings.raw.mail)?;
+        let mut handlers: Vec<Arc<dyn crate::jobs::worker::Handler>> =
+            vec![Arc::new(SendNotice { mailer })];
+        if let Some(gateway) = self.gateway() {
+            handlers.push(Arc::new(crate::eps::results::RegisterResult { gateway }));
+        }
         Ok(Worker::new(
             self.pool.clone(),
             self.clock.clone(),
             self.settings.raw.jobs.clone(),
-            vec![Arc::new(SendNotice { mailer })],
+            handlers,
         ))
+    }
+
+    /// The national-services terminal client, when `[eps]` is configured and its
+    /// folders can be created (otherwise intake answers "not configured").
+    pub fn gateway(&self) -> Option<crate::eps::gateway::Gateway> {
+        let config = self.settings.raw.eps.gateway()?;
+        match crate::eps::gateway::Gateway::new(config) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot use the [eps] terminal folders");
+                None
+            }
+        }
     }
 
     /// Session time limits from configuration.

@@ -4,6 +4,7 @@
 mod common;
 mod drugs;
 mod eps;
+mod eps_flow;
 mod smtp;
 
 mod audit_chain;

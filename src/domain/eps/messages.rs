@@ -80,6 +80,7 @@ pub enum ErrorKind {
     ResultExists,
     NoResult,
     NotAccepted,
+    AlreadyDispensed,
     Other,
 }
 
@@ -96,6 +97,7 @@ impl ErrorKind {
             ErrorKind::ResultExists => "EPS-E007",
             ErrorKind::NoResult => "EPS-E008",
             ErrorKind::NotAccepted => "EPS-E009",
+            ErrorKind::AlreadyDispensed => "EPS-E010",
             ErrorKind::Other => "EPS-E999",
         }
     }
@@ -113,6 +115,7 @@ impl ErrorKind {
             ResultExists,
             NoResult,
             NotAccepted,
+            AlreadyDispensed,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -135,6 +138,7 @@ impl ErrorKind {
             ErrorKind::ResultExists => "調剤結果が登録済みのため受付を取り消せません",
             ErrorKind::NoResult => "取り消す調剤結果がありません",
             ErrorKind::NotAccepted => "この薬局で受付していない処方箋です",
+            ErrorKind::AlreadyDispensed => "この処方箋は調剤済みです",
             ErrorKind::Other => "電子処方箋管理サービスでエラーが発生しました",
         }
     }
@@ -224,7 +228,7 @@ impl Request {
 }
 
 /// One signature verification result (`VerifyResultList`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verify {
     /// e.g. `OK` or `NG`
     pub status: String,

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::checks::CheckResult;
+use crate::domain::dispensing::DispenseInput;
 use crate::domain::prescription::{ItemInput, PrescriptionInput, ResolutionInput};
 use crate::drugs::{self, Product};
 use crate::error::{ApiError, AppError};
@@ -217,19 +218,32 @@ pub async fn resolve_finding(
     Ok(HttpResponse::Ok().json(p))
 }
 
-/// Marks a prescription dispensed (refused while findings are open).
+/// Records what was dispensed (product, quantity, lot, expiry, generic
+/// substitution; items left out are dispensed as prescribed). Refused while
+/// findings are open, and for e-prescriptions while the signature is not verified
+/// or the 使用期限 has passed; an e-prescription's result registration is queued.
+/// The body may be empty.
 #[utoipa::path(post, path = "/api/v1/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/dispense", tag = "prescriptions",
     params(("pharmacy_id" = String, Path), ("prescription_id" = String, Path)),
-    responses((status = 200, body = Prescription), (status = 409, body = crate::error::ErrorBody)))]
+    request_body(content = Option<DispenseInput>),
+    responses((status = 200, body = Prescription), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn dispense(
     state: web::Data<AppState>,
     s: Staff,
     path: web::Path<(String, String)>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, id) = path.into_inner();
+    let input: DispenseInput = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        DispenseInput::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
+    };
     let ctx = s.ctx;
+    let dead_after = state.outbox.dead_after;
     let p = state
-        .db(move |conn| prescriptions::dispense(conn, &ctx, &pid, &id))
+        .db(move |conn| prescriptions::dispense(conn, &ctx, &pid, &id, &input, dead_after))
         .await?;
     Ok(HttpResponse::Ok().json(p))
 }

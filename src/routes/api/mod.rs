@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod clinical;
 pub mod clinics;
+pub mod eps;
 pub mod notices;
 pub mod patients;
 pub mod pharmacies;
@@ -107,6 +108,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
 .route("/drugs", web::get().to(clinical::search_drugs))
             .route("/drugs/{code}", web::get().to(clinical::lookup_drug))
+            .route("/pharmacies/{pharmacy_id}/eps/accept", web::post().to(eps::accept))
+            .route("/pharmacies/{pharmacy_id}/eps/pending-results", web::get().to(eps::pending_results))
+            .route("/pharmacies/{pharmacy_id}/eps/messages", web::get().to(eps::kept_messages))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/cancel-acceptance", web::post().to(eps::cancel_acceptance))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/status", web::post().to(eps::refresh_status))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/retry-registration", web::post().to(eps::retry_registration))
             .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/medications", web::get().to(clinical::medications))
             .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/declared-medications", web::post().to(clinical::declare))
             .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/checks", web::post().to(clinical::check))

@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::see_other;
+use crate::domain::dispensing::{DispenseInput, DispensedLineInput};
 use crate::domain::fields::FieldErrors;
 use crate::domain::prescription::{ItemInput, PrescriptionInput, ResolutionInput};
 use crate::domain::role::Permission;
@@ -284,16 +285,48 @@ pub async fn resolve(
     Ok(see_other(&format!("/p/{pid}/prescriptions/{id}")))
 }
 
-/// Marks dispensed.
+/// The dispensing form's fields: `code:<item>`, `qty:<item>`, `lot:<item>`,
+/// `exp:<item>` per prescribed item, and `message` (伝達事項).
+fn dispense_input(form: &HashMap<String, String>) -> DispenseInput {
+    let mut ids: Vec<&str> = form
+        .keys()
+        .filter_map(|k| k.split_once(':').map(|(_, id)| id))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let field = |prefix: &str, id: &str| {
+        form.get(&format!("{prefix}:{id}"))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    DispenseInput {
+        items: ids
+            .into_iter()
+            .map(|id| DispensedLineInput {
+                item_id: id.to_string(),
+                drug_code: field("code", id),
+                quantity: field("qty", id),
+                lot_number: field("lot", id),
+                lot_expiry: field("exp", id),
+            })
+            .collect(),
+        message_to_prescriber: form.get("message").cloned(),
+    }
+}
+
+/// Records what was dispensed (queues the result registration for e-prescriptions).
 pub async fn dispense(
     state: web::Data<AppState>,
     s: StaffPage,
     path: web::Path<(String, String)>,
+    form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let (pid, id) = path.into_inner();
+    let input = dispense_input(&form.into_inner());
     let (ctx, p2, id2) = (s.ctx.clone(), pid.clone(), id.clone());
+    let dead_after = state.outbox.dead_after;
     state
-        .db(move |conn| prescriptions::dispense(conn, &ctx, &p2, &id2))
+        .db(move |conn| prescriptions::dispense(conn, &ctx, &p2, &id2, &input, dead_after))
         .await?;
     Ok(see_other(&format!("/p/{pid}/prescriptions/{id}")))
 }
