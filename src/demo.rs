@@ -250,7 +250,7 @@ fn seed_clinical(
             &Default::default(),
             chrono::Duration::hours(24),
         )
-            .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?;
     }
     crate::medications::declare(
         conn,

@@ -375,10 +375,7 @@ impl From<crate::prescriptions::PrescriptionError> for AppError {
             P::Invalid(f) => AppError::Validation(f),
             P::NotFound => AppError::NotFound(e.to_string()),
             P::Forbidden(_) => AppError::Forbidden(e.to_string()),
-            P::UnresolvedFindings(_)
-            | P::WrongState(_)
-            | P::VersionConflict(_)
-            | P::Blocked(_) => {
+            P::UnresolvedFindings(_) | P::WrongState(_) | P::VersionConflict(_) | P::Blocked(_) => {
                 AppError::Conflict(e.to_string())
             }
             P::Db(d) => d.into(),

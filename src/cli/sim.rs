@@ -187,7 +187,10 @@ fn jst_today() -> chrono::NaiveDate {
 
 fn read(text: &str) -> CliResult<crate::domain::rx_csv::RxData> {
     let join = |e: Vec<crate::domain::rx_csv::CsvError>| {
-        e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("; ")
+        e.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     let doc = crate::domain::rx_csv::parse_document(text).map_err(join)?;
     Ok(crate::domain::rx_csv::interpret(&doc).map_err(join)?)

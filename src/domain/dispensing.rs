@@ -74,7 +74,10 @@ impl DispenseInput {
             if l.item_id.trim().is_empty() {
                 e.add(&f("item_id"), "入力してください (required)");
             } else if !seen.insert(l.item_id.trim().to_string()) {
-                e.add(&f("item_id"), "同じ薬品が二度指定されています (listed twice)");
+                e.add(
+                    &f("item_id"),
+                    "同じ薬品が二度指定されています (listed twice)",
+                );
             }
             let code = text::optional(l.drug_code.as_deref());
             if let Some(c) = &code {
@@ -136,7 +139,10 @@ impl DispenseInput {
 /// Whether `dispensed` may be given for `prescribed` without asking the
 /// prescriber: the first nine characters of the YJ code (成分, 剤形, 規格) must
 /// match. An unknown product on either side is refused (fail closed).
-pub fn substitution_allowed(prescribed_yj: Option<&str>, dispensed_yj: Option<&str>) -> Result<(), String> {
+pub fn substitution_allowed(
+    prescribed_yj: Option<&str>,
+    dispensed_yj: Option<&str>,
+) -> Result<(), String> {
     match (prescribed_yj, dispensed_yj) {
         (Some(p), Some(d)) if p.len() >= 9 && d.len() >= 9 && p[..9] == d[..9] => Ok(()),
         (Some(_), Some(_)) => Err(
@@ -253,7 +259,10 @@ mod tests {
         .parse(today())
         .unwrap();
         assert_eq!(ok.lines[0].quantity, "28錠");
-        assert_eq!(ok.line("a").unwrap().lot_expiry.unwrap().to_string(), "2028-03-31");
+        assert_eq!(
+            ok.line("a").unwrap().lot_expiry.unwrap().to_string(),
+            "2028-03-31"
+        );
     }
 
     #[test]

@@ -24,12 +24,12 @@ use crate::db::schema::{
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::checks::CurrencyPolicy;
 use crate::domain::eps::intake::{
-    items_from_payload, patient_from_payload, signature_verdict, AcceptInput, AcceptDraft,
+    items_from_payload, patient_from_payload, signature_verdict, AcceptDraft, AcceptInput,
     Identification,
 };
 use crate::domain::eps::messages::{Operation, Request, Response};
-use crate::domain::rx_csv::{interpret, parse_document, RxData};
 use crate::domain::role::Permission;
+use crate::domain::rx_csv::{interpret, parse_document, RxData};
 use crate::drugs::clinical::RULES;
 use crate::prescriptions::{self as rx, Prescription};
 
@@ -69,7 +69,10 @@ fn claim(
             .optional()?)
     };
     let busy = |by: String, at: NaiveDateTime, rx: Option<String>| match rx {
-        Some(prescription_id) => EpsError::AlreadyAccepted { by, prescription_id },
+        Some(prescription_id) => EpsError::AlreadyAccepted {
+            by,
+            prescription_id,
+        },
         None => EpsError::InProgress {
             by,
             since: crate::context::jst(at).format("%H:%M:%S").to_string(),
@@ -221,9 +224,23 @@ pub fn accept(
     let data = match read_payload(&raw, &eps_id) {
         Ok(d) => d,
         Err(message) => {
-            keep_message(conn, pharmacy_id, "payload", &req.file_id, &message, raw.as_bytes(), now)?;
+            keep_message(
+                conn,
+                pharmacy_id,
+                "payload",
+                &req.file_id,
+                &message,
+                raw.as_bytes(),
+                now,
+            )?;
             release_at_service(gw, &pharmacy_code, &eps_id);
-            return Err(fail(conn, ctx, pharmacy_id, &code, EpsError::BadPayload(message)));
+            return Err(fail(
+                conn,
+                ctx,
+                pharmacy_id,
+                &code,
+                EpsError::BadPayload(message),
+            ));
         }
     };
     let quick = match &draft.patient_id {
@@ -232,12 +249,28 @@ pub fn accept(
             Ok(p) => Some(p),
             Err(f) => {
                 release_at_service(gw, &pharmacy_code, &eps_id);
-                return Err(fail(conn, ctx, pharmacy_id, &code, EpsError::PatientData(f)));
+                return Err(fail(
+                    conn,
+                    ctx,
+                    pharmacy_id,
+                    &code,
+                    EpsError::PatientData(f),
+                ));
             }
         },
     };
     let stored = write_transaction(conn, |c| {
-        store(c, ctx, pharmacy_id, &draft, &response, &data, &raw, quick.as_ref(), policy)
+        store(
+            c,
+            ctx,
+            pharmacy_id,
+            &draft,
+            &response,
+            &data,
+            &raw,
+            quick.as_ref(),
+            policy,
+        )
     });
     match stored {
         Ok(rx_id) => Ok(rx::load_on(conn, pharmacy_id, &rx_id, Some(ctx.today()))?),
@@ -251,10 +284,16 @@ pub fn accept(
 
 fn read_payload(raw: &str, eps_id: &str) -> Result<RxData, String> {
     if raw.trim().is_empty() || eps_id.is_empty() {
-        return Err("the answer carries no prescription (PrescriptionCsv or PrescriptionId missing)".into());
+        return Err(
+            "the answer carries no prescription (PrescriptionCsv or PrescriptionId missing)".into(),
+        );
     }
     let join = |e: Vec<crate::domain::rx_csv::CsvError>| {
-        e.iter().take(10).map(|x| x.to_string()).collect::<Vec<_>>().join("; ")
+        e.iter()
+            .take(10)
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     let doc = parse_document(raw).map_err(join)?;
     let data = interpret(&doc).map_err(join)?;
@@ -305,7 +344,11 @@ fn match_patient(
         .select(patients::id)
         .limit(2)
         .load(c)?;
-    Ok(if ids.len() == 1 { ids.into_iter().next() } else { None })
+    Ok(if ids.len() == 1 {
+        ids.into_iter().next()
+    } else {
+        None
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -366,7 +409,14 @@ fn store(
         .flat_map(|rp| rp.items.iter().map(|i| i.name.clone()))
         .collect();
     let result = rx::store_named_items_and_check(
-        c, ctx, pharmacy_id, &rx_id, &patient_id, &items, &names, policy,
+        c,
+        ctx,
+        pharmacy_id,
+        &rx_id,
+        &patient_id,
+        &items,
+        &names,
+        policy,
     )?;
     // The service's own duplicate/contraindication results are findings too:
     // a pharmacist resolves each of them like the local ones.
@@ -396,10 +446,8 @@ fn store(
             eps_prescriptions::eps_id.eq(&eps_id),
             eps_prescriptions::access_code.eq(draft.code.as_str()),
             eps_prescriptions::issue_type.eq(response.issue_type.as_deref().unwrap_or("1")),
-            eps_prescriptions::eps_status.eq(response
-                .prescription_status
-                .as_deref()
-                .unwrap_or("調剤中")),
+            eps_prescriptions::eps_status
+                .eq(response.prescription_status.as_deref().unwrap_or("調剤中")),
             eps_prescriptions::state.eq("accepted"),
             eps_prescriptions::signature_ok.eq(signature.is_ok()),
             eps_prescriptions::signature_detail
@@ -454,7 +502,11 @@ pub fn cancel_acceptance(
     reason: Option<&str>,
     reject: bool,
 ) -> Result<Prescription, EpsError> {
-    let action = if reject { "prescription.rejected" } else { "eps.acceptance_cancelled" };
+    let action = if reject {
+        "prescription.rejected"
+    } else {
+        "eps.acceptance_cancelled"
+    };
     crate::authz::require::<EpsError>(
         conn,
         ctx,
@@ -518,11 +570,17 @@ pub fn cancel_acceptance(
         ))
         .execute(c)?;
         if n == 0 {
-            return Err(EpsError::WrongState("the prescription changed meanwhile".into()));
+            return Err(EpsError::WrongState(
+                "the prescription changed meanwhile".into(),
+            ));
         }
         diesel::update(eps_prescriptions::table.find((pharmacy_id, rx_id)))
             .set((
-                eps_prescriptions::state.eq(if reject { "rejected" } else { "acceptance_cancelled" }),
+                eps_prescriptions::state.eq(if reject {
+                    "rejected"
+                } else {
+                    "acceptance_cancelled"
+                }),
                 eps_prescriptions::eps_status
                     .eq(response.prescription_status.as_deref().unwrap_or("未受付")),
                 eps_prescriptions::updated_at.eq(now),

@@ -32,10 +32,7 @@ pub enum EpsError {
     #[error("この引換番号は {by} さんが受付処理中です（{since} から） (being accepted by {by})")]
     InProgress { by: String, since: String },
     #[error("この引換番号は {by} さんが受付済みです（処方箋 {prescription_id}） (already accepted by {by})")]
-    AlreadyAccepted {
-        by: String,
-        prescription_id: String,
-    },
+    AlreadyAccepted { by: String, prescription_id: String },
     /// The national service refused; the message is what the pharmacist reads.
     #[error("{message} ({code})")]
     Refused {

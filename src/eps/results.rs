@@ -14,8 +14,8 @@ use super::{keep_message, EpsError};
 use crate::audit::{self, Event};
 use crate::context::Ctx;
 use crate::db::schema::{
-    dispensed_items, eps_claims, eps_prescriptions, jobs, patients, pharmacies,
-    prescription_items, prescriptions,
+    dispensed_items, eps_claims, eps_prescriptions, jobs, patients, pharmacies, prescription_items,
+    prescriptions,
 };
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::dispensing::{result_payload, ResultItem};
@@ -51,30 +51,43 @@ pub fn build_request(
         .find(pharmacy_id)
         .select(pharmacies::code)
         .first(conn)?;
-    let rows: Vec<(i32, i32, String, String, String, String, bool, Option<String>, Option<chrono::NaiveDate>, chrono::NaiveDate)> =
-        dispensed_items::table
-            .inner_join(
-                prescription_items::table.on(prescription_items::pharmacy_id
-                    .eq(dispensed_items::pharmacy_id)
-                    .and(prescription_items::prescription_id.eq(dispensed_items::prescription_id))
-                    .and(prescription_items::id.eq(dispensed_items::item_id))),
-            )
-            .filter(dispensed_items::pharmacy_id.eq(pharmacy_id))
-            .filter(dispensed_items::prescription_id.eq(rx_id))
-            .order((prescription_items::rp_number.asc(), prescription_items::seq.asc()))
-            .select((
-                prescription_items::rp_number,
-                prescription_items::seq,
-                prescription_items::drug_code,
-                dispensed_items::drug_code,
-                dispensed_items::drug_name,
-                dispensed_items::quantity,
-                dispensed_items::substituted,
-                dispensed_items::lot_number,
-                dispensed_items::lot_expiry,
-                dispensed_items::dispensed_on,
-            ))
-            .load(conn)?;
+    let rows: Vec<(
+        i32,
+        i32,
+        String,
+        String,
+        String,
+        String,
+        bool,
+        Option<String>,
+        Option<chrono::NaiveDate>,
+        chrono::NaiveDate,
+    )> = dispensed_items::table
+        .inner_join(
+            prescription_items::table.on(prescription_items::pharmacy_id
+                .eq(dispensed_items::pharmacy_id)
+                .and(prescription_items::prescription_id.eq(dispensed_items::prescription_id))
+                .and(prescription_items::id.eq(dispensed_items::item_id))),
+        )
+        .filter(dispensed_items::pharmacy_id.eq(pharmacy_id))
+        .filter(dispensed_items::prescription_id.eq(rx_id))
+        .order((
+            prescription_items::rp_number.asc(),
+            prescription_items::seq.asc(),
+        ))
+        .select((
+            prescription_items::rp_number,
+            prescription_items::seq,
+            prescription_items::drug_code,
+            dispensed_items::drug_code,
+            dispensed_items::drug_name,
+            dispensed_items::quantity,
+            dispensed_items::substituted,
+            dispensed_items::lot_number,
+            dispensed_items::lot_expiry,
+            dispensed_items::dispensed_on,
+        ))
+        .load(conn)?;
     let on = rows.first().map(|r| r.9).unwrap_or_default();
     let items: Vec<ResultItem> = rows
         .into_iter()
@@ -98,7 +111,12 @@ pub fn build_request(
             ("PrescriptionId".into(), rec.eps_id.clone()),
             (
                 "DispensingResultCsv".into(),
-                result_payload(&rec.eps_id, on, &items, rec.message_to_prescriber.as_deref()),
+                result_payload(
+                    &rec.eps_id,
+                    on,
+                    &items,
+                    rec.message_to_prescriber.as_deref(),
+                ),
             ),
         ],
     }))
@@ -173,7 +191,8 @@ impl Handler for RegisterResult {
                     ))
                     .execute(conn)?;
                 if let Some(code) = access_code {
-                    diesel::delete(eps_claims::table.find((&job.pharmacy_id, code))).execute(conn)?;
+                    diesel::delete(eps_claims::table.find((&job.pharmacy_id, code)))
+                        .execute(conn)?;
                 }
                 audit::record(
                     conn,
@@ -253,32 +272,39 @@ pub fn pending(
         "eps.pending_listed",
         None,
     )?;
-    let rows: Vec<(String, String, String, String, Option<String>, Option<String>, Option<NaiveDateTime>)> =
-        eps_prescriptions::table
-            .inner_join(
-                prescriptions::table.on(prescriptions::pharmacy_id
-                    .eq(eps_prescriptions::pharmacy_id)
-                    .and(prescriptions::id.eq(eps_prescriptions::prescription_id))),
-            )
-            .inner_join(
-                patients::table.on(patients::pharmacy_id
-                    .eq(prescriptions::pharmacy_id)
-                    .and(patients::id.eq(prescriptions::patient_id))),
-            )
-            .filter(eps_prescriptions::pharmacy_id.eq(pharmacy_id))
-            .filter(eps_prescriptions::state.eq_any(["result_pending", "registration_failed"]))
-            .order(prescriptions::dispensed_at.asc())
-            .limit(500)
-            .select((
-                eps_prescriptions::prescription_id,
-                patients::name_kanji,
-                eps_prescriptions::access_code,
-                eps_prescriptions::state,
-                eps_prescriptions::result_error,
-                eps_prescriptions::result_job_id,
-                prescriptions::dispensed_at,
-            ))
-            .load(conn)?;
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    )> = eps_prescriptions::table
+        .inner_join(
+            prescriptions::table.on(prescriptions::pharmacy_id
+                .eq(eps_prescriptions::pharmacy_id)
+                .and(prescriptions::id.eq(eps_prescriptions::prescription_id))),
+        )
+        .inner_join(
+            patients::table.on(patients::pharmacy_id
+                .eq(prescriptions::pharmacy_id)
+                .and(patients::id.eq(prescriptions::patient_id))),
+        )
+        .filter(eps_prescriptions::pharmacy_id.eq(pharmacy_id))
+        .filter(eps_prescriptions::state.eq_any(["result_pending", "registration_failed"]))
+        .order(prescriptions::dispensed_at.asc())
+        .limit(500)
+        .select((
+            eps_prescriptions::prescription_id,
+            patients::name_kanji,
+            eps_prescriptions::access_code,
+            eps_prescriptions::state,
+            eps_prescriptions::result_error,
+            eps_prescriptions::result_job_id,
+            prescriptions::dispensed_at,
+        ))
+        .load(conn)?;
     let mut out = Vec::with_capacity(rows.len());
     for (rx, name, code, state, error, job, dispensed_at) in rows {
         let (attempts, next) = match &job {
@@ -328,13 +354,16 @@ pub fn retry(
     )?;
     let now: DateTime<Utc> = ctx.now;
     write_transaction(conn, |c| {
-        let rec = crate::prescriptions::eps_record(c, pharmacy_id, rx_id)?.ok_or(EpsError::NotFound)?;
+        let rec =
+            crate::prescriptions::eps_record(c, pharmacy_id, rx_id)?.ok_or(EpsError::NotFound)?;
         let job = match (&rec.state[..], &rec.result_job_id) {
             ("registration_failed", Some(j)) => j.clone(),
             _ => return Err(EpsError::WrongState(format!("the result is {}", rec.state))),
         };
         if !crate::jobs::requeue(c, pharmacy_id, &job, now, dead_after)? {
-            return Err(EpsError::WrongState("the registration job is still running".into()));
+            return Err(EpsError::WrongState(
+                "the registration job is still running".into(),
+            ));
         }
         diesel::update(eps_prescriptions::table.find((pharmacy_id, rx_id)))
             .set((

@@ -102,7 +102,10 @@ pub fn dispense(
                             (code, product.name, Some(product.yj_code), true)
                         }
                         (r, _) => {
-                            errors.add(&format!("items[{i}].drug_code"), r.err().unwrap_or_default());
+                            errors.add(
+                                &format!("items[{i}].drug_code"),
+                                r.err().unwrap_or_default(),
+                            );
                             continue;
                         }
                     }

@@ -18,9 +18,9 @@ use crate::context::{Ctx, Denied};
 use crate::db::schema::{
     check_findings, dispensed_items, eps_prescriptions, patients, prescription_items, prescriptions,
 };
-use crate::domain::eps::intake::{dispensing_blockers, signature_verdict, Stage};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::checks::{CheckResult, CurrencyPolicy, Finding};
+use crate::domain::eps::intake::{dispensing_blockers, signature_verdict, Stage};
 use crate::domain::fields::FieldErrors;
 use crate::domain::prescription::{parse_items, ItemDraft, ItemInput, PrescriptionInput};
 use crate::domain::role::Permission;

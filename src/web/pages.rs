@@ -313,6 +313,21 @@ pub struct PrescriptionFormPage {
     pub errors: FieldErrors,
 }
 
+/// The e-prescription desk: 引換番号 entry, results waiting for registration,
+/// kept unreadable messages.
+#[derive(Template)]
+#[template(path = "console/eps.html")]
+pub struct EpsPage {
+    pub layout: Layout,
+    pub pharmacy_id: String,
+    pub configured: bool,
+    pub form: crate::domain::eps::intake::AcceptInput,
+    pub error: Option<String>,
+    pub field_errors: crate::domain::fields::FieldErrors,
+    pub pending: Vec<crate::eps::results::PendingResult>,
+    pub kept: Vec<crate::eps::KeptMessage>,
+}
+
 #[derive(Template)]
 #[template(path = "console/prescription.html")]
 pub struct PrescriptionPage {

@@ -85,7 +85,9 @@ impl Sim {
 
     /// Issues `csv` for the insurance 01130012 / 1001 / 01; returns the 引換番号.
     fn issue(&self, csv: &str, extra: &[&str]) -> String {
-        let file = self.dir.with_extension(format!("{}.csv", uuid::Uuid::new_v4()));
+        let file = self
+            .dir
+            .with_extension(format!("{}.csv", uuid::Uuid::new_v4()));
         std::fs::write(&file, csv).unwrap();
         let f = file.to_string_lossy().to_string();
         let mut args = vec![
@@ -127,9 +129,18 @@ async fn setup_with(latency_ms: u64) -> Setup {
     let term = tmp.path().join("terminal");
     let app = TestApp::spawn_with(Options {
         env: vec![
-            ("PHARMACY__EPS__REQUEST_DIR", term.join("req").display().to_string()),
-            ("PHARMACY__EPS__RESPONSE_DIR", term.join("res").display().to_string()),
-            ("PHARMACY__EPS__QUARANTINE_DIR", tmp.path().join("bad").display().to_string()),
+            (
+                "PHARMACY__EPS__REQUEST_DIR",
+                term.join("req").display().to_string(),
+            ),
+            (
+                "PHARMACY__EPS__RESPONSE_DIR",
+                term.join("res").display().to_string(),
+            ),
+            (
+                "PHARMACY__EPS__QUARANTINE_DIR",
+                tmp.path().join("bad").display().to_string(),
+            ),
             ("PHARMACY__EPS__TIMEOUT_SECS", "2".into()),
             ("PHARMACY__EPS__POLL_INTERVAL_MS", "5".into()),
             ("PHARMACY__EPS__PROCESSING_RETRY_MS", "20".into()),
@@ -180,7 +191,11 @@ async fn accept_check_resolve_dispense_register() {
     let mut s = setup().await;
     let code = s.sim.issue(
         &today_payload(),
-        &["--check", "W01:重複投薬の可能性があります:ガスター錠10mg", "--consent"],
+        &[
+            "--check",
+            "W01:重複投薬の可能性があります:ガスター錠10mg",
+            "--consent",
+        ],
     );
     s.sim.start();
     let base = format!("/api/v1/pharmacies/{}", s.pharmacy);
@@ -219,7 +234,10 @@ async fn accept_check_resolve_dispense_register() {
         let r = s
             .client
             .post_json(
-                &format!("{base}/prescriptions/{id}/findings/{}/resolve", f["id"].as_str().unwrap()),
+                &format!(
+                    "{base}/prescriptions/{id}/findings/{}/resolve",
+                    f["id"].as_str().unwrap()
+                ),
                 json!({"action": "acknowledge", "reason": "他院処方は終了済み（患者に確認）"}),
             )
             .await;
@@ -242,12 +260,20 @@ async fn accept_check_resolve_dispense_register() {
     assert_eq!(d["dispensed"][0]["prescribed_code"], NORVASC);
     assert_eq!(d["dispensed"][0]["lot_number"], "LOT-77");
 
-    let pending = s.client.get(&format!("{base}/eps/pending-results")).await.json();
+    let pending = s
+        .client
+        .get(&format!("{base}/eps/pending-results"))
+        .await
+        .json();
     assert_eq!(pending.as_array().unwrap().len(), 1);
     assert_eq!(s.app.worker().run_until_idle().unwrap(), 1);
     assert!(s.sim.status(&code).contains("調剤済 result=yes"));
 
-    let done = s.client.get(&format!("{base}/prescriptions/{id}")).await.json();
+    let done = s
+        .client
+        .get(&format!("{base}/prescriptions/{id}"))
+        .await
+        .json();
     assert_eq!(done["stage"], "complete");
     assert_eq!(done["eps"]["state"], "registered");
     let actions: Vec<&str> = done["timeline"]
@@ -266,7 +292,11 @@ async fn accept_check_resolve_dispense_register() {
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
-    let pending = s.client.get(&format!("{base}/eps/pending-results")).await.json();
+    let pending = s
+        .client
+        .get(&format!("{base}/eps/pending-results"))
+        .await
+        .json();
     assert!(pending.as_array().unwrap().is_empty());
     // The code is spent: the service says so.
     let again = s
@@ -283,7 +313,9 @@ async fn every_refusal_is_specific_and_changes_nothing() {
     let ok = s.sim.issue(&today_payload(), &[]);
     let cancelled = s.sim.issue(&today_payload(), &[]);
     s.sim.run(&["cancel", "--code", &cancelled]);
-    let expired = s.sim.issue(&payload("20200101", NORVASC, "ノルバスク錠5mg"), &[]);
+    let expired = s
+        .sim
+        .issue(&payload("20200101", NORVASC, "ノルバスク錠5mg"), &[]);
     let elsewhere = s.sim.issue(&today_payload(), &[]);
     s.sim.start();
     // Another pharmacy accepts one through its own terminal connection.
@@ -319,7 +351,10 @@ async fn every_refusal_is_specific_and_changes_nothing() {
     let cases = [
         (accept_body("000000"), "該当する処方箋がありません"),
         (wrong_number, "一致しません"),
-        (accept_body(&elsewhere), "他の薬局で受付済みです（みどり薬局）"),
+        (
+            accept_body(&elsewhere),
+            "他の薬局で受付済みです（みどり薬局）",
+        ),
         (accept_body(&cancelled), "医療機関により取り消されています"),
         (accept_body(&expired), "使用期限を過ぎています"),
     ];
@@ -328,7 +363,10 @@ async fn every_refusal_is_specific_and_changes_nothing() {
         assert_eq!(r.status, 422, "{}", r.text());
         assert!(r.text().contains(message), "{message}: {}", r.text());
     }
-    let invalid = s.client.post_json(&url, json!({"access_code": "12a"})).await;
+    let invalid = s
+        .client
+        .post_json(&url, json!({"access_code": "12a"}))
+        .await;
     assert_eq!(invalid.status, 422);
     assert!(invalid.text().contains("insurer_number"));
     assert_eq!(count(&s.app, "prescriptions"), 0);
@@ -361,7 +399,10 @@ async fn every_refusal_is_specific_and_changes_nothing() {
     let base = format!("/api/v1/pharmacies/{}/prescriptions/{id}", s.pharmacy);
     let r = s
         .client
-        .post_json(&format!("{base}/eps/cancel-acceptance"), json!({"reject": true}))
+        .post_json(
+            &format!("{base}/eps/cancel-acceptance"),
+            json!({"reject": true}),
+        )
         .await;
     assert_eq!(r.status, 422);
     let r = s
@@ -386,7 +427,10 @@ async fn every_refusal_is_specific_and_changes_nothing() {
     let r = s
         .client
         .post_json(
-            &format!("/api/v1/pharmacies/{}/prescriptions/{id}/dispense", s.pharmacy),
+            &format!(
+                "/api/v1/pharmacies/{}/prescriptions/{id}/dispense",
+                s.pharmacy
+            ),
             json!({}),
         )
         .await;
@@ -440,7 +484,11 @@ async fn results_wait_while_the_service_is_down_and_register_when_it_returns() {
     assert_eq!(r.status, 200, "{}", r.text());
     // The terminal does not answer: the job is kept for a retry.
     assert_eq!(s.app.worker().run_until_idle().unwrap(), 1);
-    let pending = s.client.get(&format!("{base}/eps/pending-results")).await.json();
+    let pending = s
+        .client
+        .get(&format!("{base}/eps/pending-results"))
+        .await
+        .json();
     let row = &pending.as_array().unwrap()[0];
     assert_eq!(row["state"], "result_pending");
     assert_eq!(row["attempts"], 1);
@@ -474,7 +522,11 @@ async fn unreadable_payloads_and_answers_are_kept_and_change_nothing() {
         .await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert!(r.text().contains("処方箋データを読めませんでした"));
-    assert!(r.text().contains("line 2, record 201"), "the error names the line: {}", r.text());
+    assert!(
+        r.text().contains("line 2, record 201"),
+        "the error names the line: {}",
+        r.text()
+    );
     // The acceptance was handed back to the service.
     assert!(s.sim.status(&broken).contains("未受付"));
     s.sim.stop();
@@ -488,7 +540,8 @@ async fn unreadable_payloads_and_answers_are_kept_and_change_nothing() {
             for e in std::fs::read_dir(dir.join("req")).unwrap().flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 if let Some(id) = name.strip_suffix("_req.xml") {
-                    std::fs::write(dir.join(format!("res/{id}_res.xml")), b"<<<not xml at all").unwrap();
+                    std::fs::write(dir.join(format!("res/{id}_res.xml")), b"<<<not xml at all")
+                        .unwrap();
                     let _ = std::fs::remove_file(e.path());
                 }
             }
@@ -507,8 +560,12 @@ async fn unreadable_payloads_and_answers_are_kept_and_change_nothing() {
     let kept = s.client.get(&format!("{base}/eps/messages")).await.json();
     let kept = kept.as_array().unwrap();
     assert_eq!(kept.len(), 2);
-    assert!(kept.iter().any(|m| m["raw"].as_str().unwrap().contains("NOT A PRESCRIPTION")));
-    assert!(kept.iter().any(|m| m["raw"].as_str().unwrap().contains("<<<not xml")));
+    assert!(kept
+        .iter()
+        .any(|m| m["raw"].as_str().unwrap().contains("NOT A PRESCRIPTION")));
+    assert!(kept
+        .iter()
+        .any(|m| m["raw"].as_str().unwrap().contains("<<<not xml")));
     assert_eq!(count(&s.app, "prescriptions"), 0);
     assert_eq!(count(&s.app, "eps_claims"), 0);
 }
@@ -528,4 +585,96 @@ async fn without_a_terminal_intake_says_so() {
         .await;
     assert_eq!(r.status, 503);
     assert!(r.text().contains("設定されていません"));
+}
+
+#[actix_web::test]
+async fn the_console_desk_accepts_and_the_page_shows_the_service_side() {
+    let mut s = setup().await;
+    let code = s.sim.issue(&today_payload(), &[]);
+    s.sim.start();
+    let desk = format!("/p/{}/eps", s.pharmacy);
+    let page = s.client.get(&desk).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("引換番号で受け付ける"));
+    let token = crate::common::form_token(&page.text());
+    let wrong = s
+        .client
+        .post_form(
+            &format!("{desk}/accept"),
+            &[
+                ("csrf_token", &token),
+                ("access_code", "000000"),
+                ("insurer_number", "01130012"),
+                ("insured_number", "1001"),
+                ("insured_branch", "01"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 200);
+    assert!(
+        wrong.text().contains("該当する処方箋がありません"),
+        "{}",
+        wrong.text()
+    );
+    assert!(wrong.text().contains("01130012"), "what was typed is kept");
+    let ok = s
+        .client
+        .post_form(
+            &format!("{desk}/accept"),
+            &[
+                ("csrf_token", &token),
+                ("access_code", &code),
+                ("insurer_number", "01130012"),
+                ("insured_number", "1001"),
+                ("insured_branch", "01"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    let location = ok.header("location").unwrap();
+    let page = s.client.get(&location).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for text in [
+        "電子処方箋",
+        &code,
+        "検証済み",
+        "調剤済みにする",
+        "経過",
+        "eps.accepted",
+    ] {
+        assert!(html.contains(text), "{text} missing");
+    }
+    let item = s
+        .client
+        .get(&format!(
+            "/api/v1/pharmacies/{}/prescriptions/{}",
+            s.pharmacy,
+            location.rsplit('/').next().unwrap()
+        ))
+        .await
+        .json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = s
+        .client
+        .post_form(
+            &format!("{location}/dispense"),
+            &[
+                ("csrf_token", &token),
+                (&format!("lot:{item}"), "LOT-1"),
+                (&format!("exp:{item}"), "2031-01-31"),
+                ("message", "残薬調整なし"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    let page = s.client.get(&location).await.text();
+    assert!(page.contains("LOT-1") && page.contains("調剤済・結果登録待ち"));
+    let desk_page = s.client.get(&desk).await.text();
+    assert!(
+        desk_page.contains("登録待ち</td>") && desk_page.contains("花子"),
+        "{desk_page}"
+    );
 }

@@ -161,7 +161,11 @@ pub fn items_from_payload(data: &RxData) -> Vec<ItemDraft> {
     let mut out = Vec::new();
     for rp in &data.rps {
         let as_needed = rp.form_class == "2";
-        let usage = rp.usage.as_ref().map(|u| u.name.clone()).unwrap_or_default();
+        let usage = rp
+            .usage
+            .as_ref()
+            .map(|u| u.name.clone())
+            .unwrap_or_default();
         for it in &rp.items {
             out.push(ItemDraft {
                 rp: rp.number as i32,
@@ -307,7 +311,10 @@ mod tests {
 
     #[test]
     fn redemption_codes_are_six_digits() {
-        assert_eq!(RedemptionCode::parse("１２３４５６").unwrap().as_str(), "123456");
+        assert_eq!(
+            RedemptionCode::parse("１２３４５６").unwrap().as_str(),
+            "123456"
+        );
         assert_eq!(RedemptionCode::parse("123-456").unwrap().as_str(), "123456");
         assert!(RedemptionCode::parse("12345").is_err());
         assert!(RedemptionCode::parse("12345a").is_err());
@@ -421,10 +428,7 @@ mod tests {
             Stage::Complete
         );
         assert_eq!(Stage::of("dispensed", None, 0), Stage::Complete);
-        assert_eq!(
-            Stage::of("cancelled", Some("rejected"), 0),
-            Stage::Rejected
-        );
+        assert_eq!(Stage::of("cancelled", Some("rejected"), 0), Stage::Rejected);
         assert_eq!(
             Stage::of("cancelled", Some("acceptance_cancelled"), 0),
             Stage::Cancelled

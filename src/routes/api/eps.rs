@@ -64,7 +64,15 @@ pub async fn cancel_acceptance(
     let (ctx, gw, b) = (s.ctx, state.gateway(), body.into_inner());
     let p = state
         .db(move |conn| {
-            intake::cancel_acceptance(conn, gw.as_ref(), &ctx, &pid, &id, b.reason.as_deref(), b.reject)
+            intake::cancel_acceptance(
+                conn,
+                gw.as_ref(),
+                &ctx,
+                &pid,
+                &id,
+                b.reason.as_deref(),
+                b.reject,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(p))

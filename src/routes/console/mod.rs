@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod clinical;
 pub mod clinics;
+pub mod eps;
 pub mod notices;
 pub mod patients;
 
@@ -106,6 +107,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(clinics::update),
         )
         .route("/p/{pharmacy_id}/drugs", web::get().to(clinical::drugs))
+        .route("/p/{pharmacy_id}/eps", web::get().to(eps::desk))
+        .route("/p/{pharmacy_id}/eps/accept", web::post().to(eps::accept))
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/eps/cancel",
+            web::post().to(eps::cancel),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/eps/status",
+            web::post().to(eps::status),
+        )
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/eps/retry",
+            web::post().to(eps::retry),
+        )
         .route(
             "/p/{pharmacy_id}/prescriptions",
             web::post().to(clinical::create),
