@@ -301,6 +301,19 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     settings.tls = None;
     settings.raw.mail.transport = "file".into();
     settings.raw.mail.file_dir = dir.join("mail").display().to_string();
+    // The national services: a simulator on a folder next to the database.
+    let terminal = dir.join("eps-terminal");
+    settings.raw.eps.request_dir = terminal.join("req").display().to_string();
+    settings.raw.eps.response_dir = terminal.join("res").display().to_string();
+    settings.raw.eps.quarantine_dir = terminal.join("quarantine").display().to_string();
+    let today = SystemClock
+        .now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    let seeded = crate::eps::demo::seed(&terminal, today)
+        .map_err(|e| format!("cannot seed the national-services simulator: {e}"))?;
+    crate::eps::demo::run_in_background(&terminal, std::time::Duration::from_secs(2))
+        .map_err(|e| format!("cannot start the national-services simulator: {e}"))?;
 
     let pool = migrate(&settings)?;
     {
@@ -320,6 +333,19 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     println!("  Data: var/demo/pharmacy.db (recreated at every start). Stop with Ctrl-C.");
     println!();
     println!("  Outgoing e-mail is written to var/demo/mail/ as .eml files.");
+    println!();
+    println!("  E-prescriptions (電子処方箋): a simulator of the national services answers");
+    println!("  in var/demo/eps-terminal/ (about 2 s per answer, like the real service).");
+    println!("  Accept these at 電子処方箋 (保険者番号 / 番号 / 枝番 01):");
+    for s in &seeded {
+        println!(
+            "    引換番号 {}  {} / {} / {}  {}",
+            s.access_code, s.insurer, s.number, s.branch, s.label
+        );
+    }
+    println!(
+        "  Issue more with: pharmacy eps-sim --dir var/demo/eps-terminal issue --csv FILE ..."
+    );
     let state = AppState::new(pool, settings, Arc::new(SystemClock), true);
     crate::cli::start_worker(&state)?;
     run_server(state, listener)

@@ -2,6 +2,7 @@
 //! the gateway client, the simulator, accepting prescriptions by 引換番号 and
 //! registering dispensing results through the durable job queue.
 
+pub mod demo;
 pub mod gateway;
 pub mod intake;
 pub mod results;
