@@ -11,6 +11,7 @@ pub mod auth;
 pub mod authz;
 pub mod bench;
 pub mod bench_api;
+pub mod bench_eps;
 pub mod cli;
 pub mod clinics;
 pub mod clock;

@@ -91,6 +91,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 300)]
         requests: usize,
     },
+    /// E-prescription intake end to end with the simulator at latency 0: the
+    /// p50/p99 of one accept, sustained accept-check-dispense throughput from
+    /// several threads, result registration by the job worker, and the database's
+    /// raw durable commit rate (temp SQLite, or the configured PostgreSQL).
+    Eps {
+        #[arg(long, default_value_t = 200)]
+        sequential: usize,
+        #[arg(long, default_value_t = 1000)]
+        concurrent: usize,
+        #[arg(long, default_value_t = 4)]
+        threads: usize,
+    },
     /// Importing the full MHLW list into a fresh database (the configured
     /// PostgreSQL when PHARMACY__DATABASE__URL names one, else a temp SQLite file).
     Import {
@@ -108,6 +120,16 @@ fn bench(settings: &Validated, cmd: BenchCommand) -> CliResult<()> {
         BenchCommand::CheckApi { history, requests } => {
             crate::bench_api::check_api(settings, history, requests.max(10))
         }
+        BenchCommand::Eps {
+            sequential,
+            concurrent,
+            threads,
+        } => crate::bench_eps::eps(
+            settings,
+            sequential.max(10),
+            concurrent.max(10),
+            threads.clamp(1, 32),
+        ),
         BenchCommand::Import { mhlw } => {
             let bytes = std::fs::read(&mhlw).map_err(|e| format!("{}: {e}", mhlw.display()))?;
             let dir = std::env::temp_dir().join(format!("pharmacy-bench-{}", std::process::id()));

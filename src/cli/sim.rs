@@ -114,7 +114,7 @@ pub fn run(args: SimArgs) -> CliResult<()> {
                 reception_pharmacy_code: None,
                 reception_pharmacy_name: None,
                 csv: text,
-                issue_date: issue_date.unwrap_or_else(|| jst_today()),
+                issue_date: issue_date.unwrap_or_else(jst_today),
                 expiry_date,
                 signature_ok: !signature_ng,
                 processing_rounds: processing,
@@ -193,5 +193,5 @@ fn read(text: &str) -> CliResult<crate::domain::rx_csv::RxData> {
             .join("; ")
     };
     let doc = crate::domain::rx_csv::parse_document(text).map_err(join)?;
-    Ok(crate::domain::rx_csv::interpret(&doc).map_err(join)?)
+    crate::domain::rx_csv::interpret(&doc).map_err(join)
 }

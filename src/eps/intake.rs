@@ -365,12 +365,19 @@ fn store(
 ) -> Result<String, EpsError> {
     let now = ctx.now.naive_utc();
     let eps_id = response.prescription_id.clone().unwrap_or_default();
+    // Audit rows are written last: on PostgreSQL the chain head's row lock is then
+    // held only for the end of the transaction.
+    let mut registered = None;
     let patient_id = match (&draft.patient_id, quick) {
         (Some(p), _) => p.clone(),
         (None, quick) => match match_patient(c, pharmacy_id, data)? {
             Some(p) => p,
             None => match quick {
-                Some(q) => crate::patients::insert_draft(c, ctx, pharmacy_id, q)?.id,
+                Some(q) => {
+                    let id = crate::patients::insert_draft_unaudited(c, ctx, pharmacy_id, q)?.id;
+                    registered = Some(id.clone());
+                    id
+                }
                 None => return Err(EpsError::NotFound),
             },
         },
@@ -395,13 +402,6 @@ fn store(
             prescriptions::updated_at.eq(now),
         ))
         .execute(c)?;
-    audit::record(
-        c,
-        ctx,
-        Event::ok(Some(pharmacy_id), "prescription.received")
-            .subject("prescription", &rx_id)
-            .detail(format!("source: eps; 処方箋ID {eps_id}")),
-    )?;
     let items = items_from_payload(data);
     let names: Vec<String> = data
         .rps
@@ -465,6 +465,22 @@ fn store(
     diesel::update(eps_claims::table.find((pharmacy_id, draft.code.as_str())))
         .set(eps_claims::prescription_id.eq(Some(&rx_id)))
         .execute(c)?;
+    if let Some(id) = &registered {
+        audit::record(
+            c,
+            ctx,
+            Event::ok(Some(pharmacy_id), "patient.created")
+                .subject("patient", id)
+                .detail("quick registration from an e-prescription"),
+        )?;
+    }
+    audit::record(
+        c,
+        ctx,
+        Event::ok(Some(pharmacy_id), "prescription.received")
+            .subject("prescription", &rx_id)
+            .detail(format!("source: eps; 処方箋ID {eps_id}")),
+    )?;
     audit::record(
         c,
         ctx,

@@ -25,6 +25,31 @@ use crate::jobs::worker::{Attempted, Handler};
 use crate::jobs::{Final, Job};
 use crate::prescriptions::REGISTER_RESULT_JOB;
 
+/// (RP, 連番, prescribed code, given code, name, quantity, substituted, lot, expiry, date)
+type ResultRow = (
+    i32,
+    i32,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    Option<chrono::NaiveDate>,
+    chrono::NaiveDate,
+);
+
+/// (prescription, patient name, 引換番号, state, error, job, dispensed at)
+type PendingRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
+
 /// The job handler.
 pub struct RegisterResult {
     pub gateway: Gateway,
@@ -51,18 +76,7 @@ pub fn build_request(
         .find(pharmacy_id)
         .select(pharmacies::code)
         .first(conn)?;
-    let rows: Vec<(
-        i32,
-        i32,
-        String,
-        String,
-        String,
-        String,
-        bool,
-        Option<String>,
-        Option<chrono::NaiveDate>,
-        chrono::NaiveDate,
-    )> = dispensed_items::table
+    let rows: Vec<ResultRow> = dispensed_items::table
         .inner_join(
             prescription_items::table.on(prescription_items::pharmacy_id
                 .eq(dispensed_items::pharmacy_id)
@@ -272,15 +286,7 @@ pub fn pending(
         "eps.pending_listed",
         None,
     )?;
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<NaiveDateTime>,
-    )> = eps_prescriptions::table
+    let rows: Vec<PendingRow> = eps_prescriptions::table
         .inner_join(
             prescriptions::table.on(prescriptions::pharmacy_id
                 .eq(eps_prescriptions::pharmacy_id)

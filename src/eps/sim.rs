@@ -4,7 +4,6 @@
 //! unknown code, code/insurance mismatch, accepted by another pharmacy, cancelled
 //! by the prescriber, expired, processing (answer later), malformed request.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,8 +48,27 @@ pub struct SimPrescription {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Store {
     pub prescriptions: Vec<SimPrescription>,
-    /// Answers already given, by ArbitraryFileIdentifier (idempotent re-asks).
-    pub answered: BTreeMap<String, String>,
+}
+
+/// Where the answer already given to a file id is kept (`DIR/answers/<id>.xml`), so
+/// a re-sent request gets the same answer. Kept out of `state.json`, which is
+/// rewritten at every batch.
+fn answer_file(dir: &Path, file_id: &str) -> Option<PathBuf> {
+    super::gateway::safe_id(file_id).then(|| dir.join("answers").join(format!("{file_id}.xml")))
+}
+
+/// The store as last read or written by this process, with the file's stamp, so a
+/// busy simulator does not re-read it for every batch (another process, e.g.
+/// `eps-sim issue`, changing the file changes the stamp).
+#[derive(Default)]
+pub struct Cached {
+    store: Store,
+    stamp: Option<(std::time::SystemTime, u64)>,
+}
+
+fn stamp(dir: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let m = std::fs::metadata(dir.join("state.json")).ok()?;
+    Some((m.modified().ok()?, m.len()))
 }
 
 impl Store {
@@ -252,6 +270,16 @@ fn checks_of(p: &SimPrescription) -> Vec<CheckEntry> {
 
 /// Answers every request file in `DIR/req` once; returns how many were answered.
 pub fn serve_once(dir: &Path, latency: Duration, today: NaiveDate) -> std::io::Result<usize> {
+    serve_cached(dir, latency, today, &mut Cached::default())
+}
+
+/// As [`serve_once`], re-reading the store only when it changed on disk.
+pub fn serve_cached(
+    dir: &Path,
+    latency: Duration,
+    today: NaiveDate,
+    cache: &mut Cached,
+) -> std::io::Result<usize> {
     let req_dir = dir.join("req");
     let res_dir = dir.join("res");
     std::fs::create_dir_all(&req_dir)?;
@@ -265,8 +293,13 @@ pub fn serve_once(dir: &Path, latency: Duration, today: NaiveDate) -> std::io::R
     if files.is_empty() {
         return Ok(0);
     }
-    let mut store = Store::load(dir)?;
+    std::fs::create_dir_all(dir.join("answers"))?;
+    if cache.stamp.is_none() || cache.stamp != stamp(dir) {
+        cache.store = Store::load(dir)?;
+    }
+    let store = &mut cache.store;
     let mut answers = Vec::with_capacity(files.len());
+    let mut fresh = Vec::new();
     for path in &files {
         let bytes = std::fs::read(path)?;
         let id = path
@@ -274,21 +307,25 @@ pub fn serve_once(dir: &Path, latency: Duration, today: NaiveDate) -> std::io::R
             .map(|n| n.to_string_lossy().trim_end_matches("_req.xml").to_string())
             .unwrap_or_default();
         let answer = match Request::parse(&bytes) {
-            Ok(req) => match store.answered.get(&req.file_id) {
-                // The same request again (a lost answer): the same answer.
-                Some(prev) if req.operation != Operation::Status => prev.clone().into_bytes(),
-                _ => {
-                    let r = handle(&mut store, &req, today);
-                    let xml = r.to_xml().map_err(std::io::Error::other)?;
-                    if r.segment != Some(Segment::Processing) {
-                        store.answered.insert(
-                            req.file_id.clone(),
-                            String::from_utf8_lossy(&xml).to_string(),
-                        );
+            Ok(req) => {
+                let kept = answer_file(dir, &req.file_id);
+                let prev = match &kept {
+                    Some(f) if req.operation != Operation::Status => std::fs::read(f).ok(),
+                    _ => None,
+                };
+                match prev {
+                    // The same request again (a lost answer): the same answer.
+                    Some(prev) => prev,
+                    None => {
+                        let r = handle(store, &req, today);
+                        let xml = r.to_xml().map_err(std::io::Error::other)?;
+                        if let (Some(f), true) = (kept, r.segment != Some(Segment::Processing)) {
+                            fresh.push((f, xml.clone()));
+                        }
+                        xml
                     }
-                    xml
                 }
-            },
+            }
             Err(e) => Response {
                 message_type: String::new(),
                 file_id: id.clone(),
@@ -305,8 +342,12 @@ pub fn serve_once(dir: &Path, latency: Duration, today: NaiveDate) -> std::io::R
         }
         answers.push((path, id, answer));
     }
-    // The store is durable before any answer is visible.
+    // The store and the given answers are durable before any answer is visible.
+    for (f, xml) in fresh {
+        write_atomic(&f, &xml)?;
+    }
     store.save(dir)?;
+    cache.stamp = stamp(dir);
     for (path, id, answer) in answers {
         write_atomic(&response_file(&res_dir, &id), &answer)?;
         std::fs::remove_file(path)?;
@@ -321,11 +362,12 @@ pub fn serve_until(
     poll: Duration,
     stop: &std::sync::atomic::AtomicBool,
 ) {
+    let mut cache = Cached::default();
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Asia::Tokyo)
             .date_naive();
-        match serve_once(dir, latency, today) {
+        match serve_cached(dir, latency, today, &mut cache) {
             Ok(0) => std::thread::sleep(poll),
             Ok(_) => {}
             Err(e) => {

@@ -206,6 +206,23 @@ pub(crate) fn insert_draft(
     pharmacy_id: &str,
     draft: &PatientDraft,
 ) -> QueryResult<Patient> {
+    let p = insert_draft_unaudited(c, ctx, pharmacy_id, draft)?;
+    audit::record(
+        c,
+        ctx,
+        Event::ok(Some(pharmacy_id), "patient.created").subject("patient", &p.id),
+    )?;
+    Ok(p)
+}
+
+/// As [`insert_draft`] without the audit row: the caller records `patient.created`
+/// in the same transaction (late, so the audit chain's lock is held briefly).
+pub(crate) fn insert_draft_unaudited(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    draft: &PatientDraft,
+) -> QueryResult<Patient> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = ctx.now.naive_utc();
     diesel::insert_into(patients::table)
@@ -219,11 +236,6 @@ pub(crate) fn insert_draft(
             patients::updated_at.eq(now),
         ))
         .execute(c)?;
-    audit::record(
-        c,
-        ctx,
-        Event::ok(Some(pharmacy_id), "patient.created").subject("patient", &id),
-    )?;
     let row = patients::table
         .find((pharmacy_id, &id))
         .select(PatientRow::as_select())

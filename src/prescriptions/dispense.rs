@@ -156,16 +156,13 @@ pub fn dispense(
                 prescriptions::updated_at.eq(now),
             ))
             .execute(c)?;
-        audit::record(
-            c,
-            ctx,
-            Event::ok(Some(pharmacy_id), "prescription.dispensed")
-                .subject("prescription", rx_id)
-                .detail(format!(
-                    "items: {}; generic substitutions: {substitutions}",
-                    p.items.len()
-                )),
-        )?;
+        // Audit rows last (the chain head's lock is then held briefly on PostgreSQL).
+        let mut events = vec![Event::ok(Some(pharmacy_id), "prescription.dispensed")
+            .subject("prescription", rx_id)
+            .detail(format!(
+                "items: {}; generic substitutions: {substitutions}",
+                p.items.len()
+            ))];
         if eps.is_some() {
             let job = jobs::enqueue(
                 c,
@@ -187,13 +184,14 @@ pub fn dispense(
                     eps_prescriptions::updated_at.eq(now),
                 ))
                 .execute(c)?;
-            audit::record(
-                c,
-                ctx,
+            events.push(
                 Event::ok(Some(pharmacy_id), "eps.result_queued")
                     .subject("prescription", rx_id)
                     .detail(format!("job {job}")),
-            )?;
+            );
+        }
+        for e in events {
+            audit::record(c, ctx, e)?;
         }
         Ok(Ok(()))
     })?;
