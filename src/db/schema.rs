@@ -361,8 +361,8 @@ diesel::table! {
     }
 }
 
+// E-prescriptions accepted from the national service.
 diesel::table! {
-    /// E-prescriptions accepted from the national service.
     eps_prescriptions (pharmacy_id, prescription_id) {
         pharmacy_id -> Text,
         prescription_id -> Text,
@@ -388,8 +388,8 @@ diesel::table! {
     }
 }
 
+// Who is accepting (or has accepted) a 引換番号 in this pharmacy.
 diesel::table! {
-    /// Who is accepting (or has accepted) a 引換番号 in this pharmacy.
     eps_claims (pharmacy_id, access_code) {
         pharmacy_id -> Text,
         access_code -> Text,
@@ -399,8 +399,8 @@ diesel::table! {
     }
 }
 
+// Unreadable national-service messages, kept for inspection.
 diesel::table! {
-    /// Unreadable national-service messages, kept for inspection.
     eps_messages (pharmacy_id, id) {
         pharmacy_id -> Text,
         id -> Text,

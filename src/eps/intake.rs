@@ -465,25 +465,20 @@ fn store(
     diesel::update(eps_claims::table.find((pharmacy_id, draft.code.as_str())))
         .set(eps_claims::prescription_id.eq(Some(&rx_id)))
         .execute(c)?;
+    let mut events = Vec::with_capacity(4);
     if let Some(id) = &registered {
-        audit::record(
-            c,
-            ctx,
+        events.push(
             Event::ok(Some(pharmacy_id), "patient.created")
                 .subject("patient", id)
                 .detail("quick registration from an e-prescription"),
-        )?;
+        );
     }
-    audit::record(
-        c,
-        ctx,
+    events.push(
         Event::ok(Some(pharmacy_id), "prescription.received")
             .subject("prescription", &rx_id)
             .detail(format!("source: eps; 処方箋ID {eps_id}")),
-    )?;
-    audit::record(
-        c,
-        ctx,
+    );
+    events.push(
         Event::ok(Some(pharmacy_id), "eps.accepted")
             .subject("prescription", &rx_id)
             .detail(format!(
@@ -491,10 +486,8 @@ fn store(
                 draft.code.as_str(),
                 if signature.is_ok() { "OK" } else { "NG" }
             )),
-    )?;
-    audit::record(
-        c,
-        ctx,
+    );
+    events.push(
         Event::ok(Some(pharmacy_id), "prescription.checked")
             .subject("prescription", &rx_id)
             .detail(format!(
@@ -503,7 +496,8 @@ fn store(
                 result.findings.len(),
                 response.checks.len()
             )),
-    )?;
+    );
+    audit::record_many(c, ctx, events)?;
     Ok(rx_id)
 }
 

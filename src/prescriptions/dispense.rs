@@ -190,9 +190,7 @@ pub fn dispense(
                     .detail(format!("job {job}")),
             );
         }
-        for e in events {
-            audit::record(c, ctx, e)?;
-        }
+        audit::record_many(c, ctx, events)?;
         Ok(Ok(()))
     })?;
     outcome?;
