@@ -76,12 +76,25 @@ pub fn safe_id(id: &str) -> bool {
 
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_file(path, bytes, true)
+}
+
+/// As [`write_atomic`] without the fsync, for request and response files: a lost
+/// one is asked again (same `ArbitraryFileIdentifier`, same answer), so they need to
+/// be whole when seen but not to survive a power cut.
+pub fn write_transient(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_file(path, bytes, false)
+}
+
+fn write_file(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
     }
     std::fs::rename(&tmp, path)
 }
@@ -117,7 +130,7 @@ impl Gateway {
         let mut processing = 0;
         loop {
             let res_path = response_file(&self.config.response_dir, &req.file_id);
-            write_atomic(
+            write_transient(
                 &request_file(&self.config.request_dir, &req.file_id),
                 &bytes,
             )?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::gateway::{response_file, write_atomic};
+use super::gateway::{response_file, write_atomic, write_transient};
 use crate::domain::eps::messages::{
     CheckEntry, ErrorKind, Operation, Request, Response, Segment, Verify,
 };
@@ -83,7 +83,7 @@ impl Store {
 
     /// Saves atomically.
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("state.json"), &bytes)
     }
 
@@ -349,7 +349,7 @@ pub fn serve_cached(
     store.save(dir)?;
     cache.stamp = stamp(dir);
     for (path, id, answer) in answers {
-        write_atomic(&response_file(&res_dir, &id), &answer)?;
+        write_transient(&response_file(&res_dir, &id), &answer)?;
         std::fs::remove_file(path)?;
     }
     Ok(files.len())

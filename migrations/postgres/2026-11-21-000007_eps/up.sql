@@ -9,6 +9,8 @@ ALTER TABLE dispensed_items ADD COLUMN substituted BOOLEAN NOT NULL DEFAULT FALS
 ALTER TABLE dispensed_items ADD COLUMN quantity TEXT NOT NULL DEFAULT '';
 ALTER TABLE dispensed_items ADD COLUMN lot_number TEXT;
 ALTER TABLE dispensed_items ADD COLUMN lot_expiry DATE;
+-- A prescription's dispensing record is read on every page and result registration.
+CREATE INDEX dispensed_items_prescription ON dispensed_items (pharmacy_id, prescription_id);
 
 CREATE TABLE eps_prescriptions (
     pharmacy_id TEXT NOT NULL,

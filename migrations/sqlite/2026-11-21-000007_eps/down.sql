@@ -1,6 +1,7 @@
 DROP TABLE eps_messages;
 DROP TABLE eps_claims;
 DROP TABLE eps_prescriptions;
+DROP INDEX dispensed_items_prescription;
 ALTER TABLE dispensed_items DROP COLUMN lot_expiry;
 ALTER TABLE dispensed_items DROP COLUMN lot_number;
 ALTER TABLE dispensed_items DROP COLUMN quantity;
