@@ -657,3 +657,102 @@ pub fn refresh_status(
     })?;
     Ok(rx::load_on(conn, pharmacy_id, rx_id, Some(ctx.today()))?)
 }
+
+/// Cancels a registered dispensing result (調剤結果の取消), e.g. after a dispensing
+/// error was found: the service is told first, then the dispensing record is removed
+/// and the prescription can be dispensed (and its result registered) again.
+pub fn cancel_result(
+    conn: &mut DbConnection,
+    gw: Option<&Gateway>,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    rx_id: &str,
+    reason: Option<&str>,
+) -> Result<Prescription, EpsError> {
+    crate::authz::require::<EpsError>(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::Dispense,
+        "eps.result_cancelled",
+        Some(("prescription", rx_id)),
+    )?;
+    let Some(reason) = crate::domain::text::optional(reason) else {
+        let mut f = crate::domain::fields::FieldErrors::new();
+        f.add("reason", "理由を入力してください (a reason is required)");
+        return Err(EpsError::Invalid(f));
+    };
+    let gw = gw.ok_or(EpsError::NotConfigured)?;
+    let rec = rx::eps_record(conn, pharmacy_id, rx_id)?.ok_or(EpsError::NotFound)?;
+    if rec.state != "registered" {
+        return Err(EpsError::WrongState(format!(
+            "the dispensing result is {}; only a registered result can be cancelled",
+            rec.state
+        )));
+    }
+    let (pharmacy_code, _) = pharmacy_of(conn, pharmacy_id)?;
+    let req = Request {
+        operation: Operation::CancelResult,
+        institution_code: pharmacy_code,
+        file_id: new_file_id(),
+        body: vec![("PrescriptionId".into(), rec.eps_id.clone())],
+    };
+    let now = ctx.now.naive_utc();
+    let response = call(conn, gw, pharmacy_id, &req, now)?;
+    if let Some(kind) = response.error() {
+        let e = EpsError::refused(kind, None);
+        audit::record_alone(
+            conn,
+            ctx,
+            Event::failed(Some(pharmacy_id), "eps.result_cancelled")
+                .subject("prescription", rx_id)
+                .detail(e.to_string()),
+        )?;
+        return Err(e);
+    }
+    write_transaction(conn, |c| {
+        use crate::db::schema::dispensed_items;
+        diesel::delete(
+            dispensed_items::table
+                .filter(dispensed_items::pharmacy_id.eq(pharmacy_id))
+                .filter(dispensed_items::prescription_id.eq(rx_id)),
+        )
+        .execute(c)?;
+        diesel::update(prescriptions::table.find((pharmacy_id, rx_id)))
+            .set((
+                prescriptions::status.eq("checked"),
+                prescriptions::dispensed_at.eq(None::<NaiveDateTime>),
+                prescriptions::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        diesel::update(eps_prescriptions::table.find((pharmacy_id, rx_id)))
+            .set((
+                eps_prescriptions::state.eq("accepted"),
+                eps_prescriptions::eps_status
+                    .eq(response.prescription_status.as_deref().unwrap_or("調剤中")),
+                eps_prescriptions::registered_at.eq(None::<NaiveDateTime>),
+                eps_prescriptions::result_job_id.eq(None::<String>),
+                eps_prescriptions::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        // Held by this pharmacy again until a new result is registered.
+        diesel::insert_into(eps_claims::table)
+            .values((
+                eps_claims::pharmacy_id.eq(pharmacy_id),
+                eps_claims::access_code.eq(&rec.access_code),
+                eps_claims::claimed_by.eq(&rec.accepted_by),
+                eps_claims::claimed_at.eq(now),
+                eps_claims::prescription_id.eq(Some(rx_id)),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            ctx,
+            Event::ok(Some(pharmacy_id), "eps.result_cancelled")
+                .subject("prescription", rx_id)
+                .detail(reason.clone()),
+        )?;
+        Ok::<_, EpsError>(())
+    })?;
+    Ok(rx::load_on(conn, pharmacy_id, rx_id, Some(ctx.today()))?)
+}

@@ -298,6 +298,27 @@ async fn accept_check_resolve_dispense_register() {
         .await
         .json();
     assert!(pending.as_array().unwrap().is_empty());
+    // A dispensing error found afterwards: the result is cancelled and registered anew.
+    let url = format!("{base}/prescriptions/{id}/eps/cancel-result");
+    assert_eq!(s.client.post_json(&url, json!({})).await.status, 422);
+    let r = s
+        .client
+        .post_json(&url, json!({"reason": "ロット番号の記録誤り"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stage"], "resolved");
+    assert!(r.json()["dispensed"].as_array().unwrap().is_empty());
+    assert!(s.sim.status(&code).contains("調剤中 result=no"));
+    let r = s
+        .client
+        .post_json(
+            &format!("{base}/prescriptions/{id}/dispense"),
+            json!({"items": [{"item_id": item, "lot_number": "LOT-78", "lot_expiry": "2030-03-31"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.app.worker().run_until_idle().unwrap(), 1);
+    assert!(s.sim.status(&code).contains("調剤済 result=yes"));
     // The code is spent: the service says so.
     let again = s
         .client

@@ -145,3 +145,32 @@ pub async fn kept_messages(
         .await?;
     Ok(HttpResponse::Ok().json(rows))
 }
+
+/// Cancelling a registered dispensing result.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CancelResultInput {
+    /// Why (required), e.g. a dispensing error found afterwards.
+    pub reason: Option<String>,
+}
+
+/// Cancels the registered dispensing result (調剤結果の取消): the dispensing record is
+/// removed and the prescription can be dispensed and registered again.
+#[utoipa::path(post, path = "/api/v1/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/cancel-result", tag = "e-prescriptions",
+    params(("pharmacy_id" = String, Path), ("prescription_id" = String, Path)), request_body = CancelResultInput,
+    responses((status = 200, body = Prescription), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn cancel_result(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(String, String)>,
+    body: web::Json<CancelResultInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, id) = path.into_inner();
+    let (ctx, gw, b) = (s.ctx, state.gateway(), body.into_inner());
+    let p = state
+        .db(move |conn| {
+            intake::cancel_result(conn, gw.as_ref(), &ctx, &pid, &id, b.reason.as_deref())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(p))
+}

@@ -113,6 +113,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/eps/messages", web::get().to(eps::kept_messages))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/cancel-acceptance", web::post().to(eps::cancel_acceptance))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/status", web::post().to(eps::refresh_status))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/cancel-result", web::post().to(eps::cancel_result))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/eps/retry-registration", web::post().to(eps::retry_registration))
             .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/medications", web::get().to(clinical::medications))
             .route("/pharmacies/{pharmacy_id}/patients/{patient_id}/declared-medications", web::post().to(clinical::declare))

@@ -157,3 +157,21 @@ pub async fn retry(
         .await?;
     Ok(see_other(&format!("/p/{pid}/prescriptions/{id}")))
 }
+
+/// Cancels a registered dispensing result (with a reason).
+pub async fn cancel_result(
+    state: web::Data<AppState>,
+    s: StaffPage,
+    path: web::Path<(String, String)>,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let (pid, id) = path.into_inner();
+    let reason = form.into_inner().remove("reason");
+    let (ctx, gw, p2, id2) = (s.ctx.clone(), state.gateway(), pid.clone(), id.clone());
+    state
+        .db(move |conn| {
+            intake::cancel_result(conn, gw.as_ref(), &ctx, &p2, &id2, reason.as_deref())
+        })
+        .await?;
+    Ok(see_other(&format!("/p/{pid}/prescriptions/{id}")))
+}

@@ -122,6 +122,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(eps::retry),
         )
         .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/eps/cancel-result",
+            web::post().to(eps::cancel_result),
+        )
+        .route(
             "/p/{pharmacy_id}/prescriptions",
             web::post().to(clinical::create),
         )
