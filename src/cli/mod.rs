@@ -261,6 +261,20 @@ pub fn run_server(state: AppState, listener: TcpListener) -> CliResult<()> {
                     Ok(removed) => tracing::debug!(?removed, "housekeeping"),
                     Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
                 }
+                // Request and response files nobody will read any more (a crash
+                // between writing and reading, an answer after the timeout).
+                if let Some(gw) = housekeeping.gateway() {
+                    let age = std::time::Duration::from_secs(
+                        housekeeping.settings.raw.eps.stale_file_minutes.max(1) * 60,
+                    );
+                    match actix_web::web::block(move || gw.cleanup(age)).await {
+                        Ok(Ok(n)) if n > 0 => {
+                            tracing::info!(removed = n, "stale terminal files removed")
+                        }
+                        Ok(Err(e)) => tracing::warn!(error = %e, "terminal folder cleanup failed"),
+                        _ => {}
+                    }
+                }
             }
         });
         crate::web::server::run(state, listener)

@@ -174,11 +174,12 @@ pub fn accept(
     input: &AcceptInput,
     policy: &CurrencyPolicy,
 ) -> Result<Prescription, EpsError> {
+    // Reception (受付) is counter work: clerks may accept; pharmacists review the checks.
     crate::authz::require::<EpsError>(
         conn,
         ctx,
         pharmacy_id,
-        Permission::Dispense,
+        Permission::WritePatients,
         "eps.accepted",
         None,
     )?;
@@ -517,11 +518,18 @@ pub fn cancel_acceptance(
     } else {
         "eps.acceptance_cancelled"
     };
+    // Handing a prescription back is counter work; refusing to dispense is the
+    // pharmacist's decision.
+    let permission = if reject {
+        Permission::Dispense
+    } else {
+        Permission::WritePatients
+    };
     crate::authz::require::<EpsError>(
         conn,
         ctx,
         pharmacy_id,
-        Permission::Dispense,
+        permission,
         action,
         Some(("prescription", rx_id)),
     )?;

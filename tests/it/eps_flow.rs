@@ -486,6 +486,52 @@ async fn two_staff_accepting_one_code_at_once_exactly_one_wins() {
 }
 
 #[actix_web::test]
+async fn clerks_accept_at_the_counter_and_couriers_cannot() {
+    let mut s = setup().await;
+    let code = s.sim.issue(&today_payload(), &[]);
+    s.sim.start();
+    let clerk = s.app.user(&s.pharmacy, "clerk1", Role::Clerk);
+    let secret = s.app.enable_totp(&clerk);
+    let clerk = s.app.signed_in("clerk1", Some(&secret)).await;
+    let courier = s.app.user(&s.pharmacy, "courier1", Role::Courier);
+    let secret = s.app.enable_totp(&courier);
+    let courier = s.app.signed_in("courier1", Some(&secret)).await;
+    let url = format!("/api/v1/pharmacies/{}/eps/accept", s.pharmacy);
+    assert_eq!(
+        courier.post_json(&url, accept_body(&code)).await.status,
+        403
+    );
+    let r = clerk.post_json(&url, accept_body(&code)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let base = format!("/api/v1/pharmacies/{}/prescriptions/{id}", s.pharmacy);
+    // Dispensing and refusing to dispense are the pharmacist's.
+    assert_eq!(
+        clerk
+            .post_json(&format!("{base}/dispense"), json!({}))
+            .await
+            .status,
+        403
+    );
+    let reject = json!({"reject": true, "reason": "患者が他の薬局を希望"});
+    assert_eq!(
+        clerk
+            .post_json(&format!("{base}/eps/cancel-acceptance"), reject)
+            .await
+            .status,
+        403
+    );
+    let r = clerk
+        .post_json(
+            &format!("{base}/eps/cancel-acceptance"),
+            json!({"reason": "患者が他の薬局を希望"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stage"], "cancelled");
+}
+
+#[actix_web::test]
 async fn results_wait_while_the_service_is_down_and_register_when_it_returns() {
     let mut s = setup().await;
     let code = s.sim.issue(&today_payload(), &[]);

@@ -8,6 +8,7 @@ use actix_web::{web, HttpResponse};
 use super::see_other;
 use crate::domain::eps::intake::AcceptInput;
 use crate::domain::fields::FieldErrors;
+use crate::domain::role::Permission;
 use crate::eps::{intake, results, EpsError};
 use crate::error::{AppError, PageError};
 use crate::web::extract::StaffPage;
@@ -26,7 +27,11 @@ async fn render(
         .db(move |conn| {
             let pending = results::pending(conn, &ctx, &p2)?;
             // Clerks may list pending results; kept raw messages are for pharmacists.
-            let kept = crate::eps::kept_messages(conn, &ctx, &p2).unwrap_or_default();
+            let kept = if ctx.actor.require(&p2, Permission::Dispense).is_ok() {
+                crate::eps::kept_messages(conn, &ctx, &p2)?
+            } else {
+                Vec::new()
+            };
             Ok::<_, EpsError>((pending, kept))
         })
         .await?;
