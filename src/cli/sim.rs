@@ -12,7 +12,7 @@ use crate::eps::sim::{serve_once, SimPrescription, Store};
 /// Options of `pharmacy eps-sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// The terminal folder (requests in DIR/req, answers in DIR/res, store DIR/state.json).
+    /// The terminal folder (requests in DIR/req, answers in DIR/res, store in DIR/store/, one JSON file per prescription).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// Answer latency in milliseconds (the real service takes about 2 s).

@@ -1,6 +1,6 @@
 //! `pharmacy eps-sim`: a stand-in for the OQS terminal and the national
 //! e-prescription service, answering request files in the same XML format from a
-//! store of its own (a JSON file in the folder). It answers like the real service:
+//! store of its own (`DIR/store/`, one JSON file per prescription). It answers like the real service:
 //! unknown code, code/insurance mismatch, accepted by another pharmacy, cancelled
 //! by the prescriber, expired, processing (answer later), malformed request.
 
@@ -44,47 +44,90 @@ pub struct SimPrescription {
     pub result: Option<String>,
 }
 
-/// The simulator's store.
+/// The simulator's store: one JSON file per prescription in `DIR/store/`, so an
+/// answer rewrites only the prescription it changed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Store {
     pub prescriptions: Vec<SimPrescription>,
+    /// Prescriptions changed since the last save (indexes).
+    #[serde(skip)]
+    dirty: std::collections::BTreeSet<usize>,
 }
 
 /// Where the answer already given to a file id is kept (`DIR/answers/<id>.xml`), so
-/// a re-sent request gets the same answer. Kept out of `state.json`, which is
-/// rewritten at every batch.
+/// a re-sent request gets the same answer.
 fn answer_file(dir: &Path, file_id: &str) -> Option<PathBuf> {
     super::gateway::safe_id(file_id).then(|| dir.join("answers").join(format!("{file_id}.xml")))
 }
 
-/// The store as last read or written by this process, with the file's stamp, so a
-/// busy simulator does not re-read it for every batch (another process, e.g.
-/// `eps-sim issue`, changing the file changes the stamp).
+/// The store as last read or written by this process, with the store folder's
+/// stamp, so a busy simulator does not re-read it for every batch (another
+/// process, e.g. `eps-sim issue`, adding or replacing a file changes the stamp).
 #[derive(Default)]
 pub struct Cached {
     store: Store,
-    stamp: Option<(std::time::SystemTime, u64)>,
+    stamp: Option<std::time::SystemTime>,
 }
 
-fn stamp(dir: &Path) -> Option<(std::time::SystemTime, u64)> {
-    let m = std::fs::metadata(dir.join("state.json")).ok()?;
-    Some((m.modified().ok()?, m.len()))
+fn stamp(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(dir.join("store")).ok()?.modified().ok()
 }
 
 impl Store {
-    /// Loads `DIR/state.json` (empty when absent).
+    /// Loads `DIR/store/*.json` (empty when absent).
     pub fn load(dir: &Path) -> std::io::Result<Store> {
-        match std::fs::read(dir.join("state.json")) {
-            Ok(b) => serde_json::from_slice(&b).map_err(std::io::Error::other),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
-            Err(e) => Err(e),
+        let mut store = Store::default();
+        let entries = match std::fs::read_dir(dir.join("store")) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(store),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "json") {
+                let bytes = std::fs::read(&path)?;
+                store
+                    .prescriptions
+                    .push(serde_json::from_slice(&bytes).map_err(std::io::Error::other)?);
+            }
         }
+        store.prescriptions.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(store)
     }
 
-    /// Saves atomically.
-    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        write_atomic(&dir.join("state.json"), &bytes)
+    fn write(dir: &Path, p: &SimPrescription) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(p).map_err(std::io::Error::other)?;
+        write_atomic(&dir.join("store").join(format!("{}.json", p.id)), &bytes)
+    }
+
+    /// Saves every prescription (durably).
+    pub fn save(&mut self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.join("store"))?;
+        for p in &self.prescriptions {
+            Self::write(dir, p)?;
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+
+    /// Saves the prescriptions changed since the last save.
+    pub fn save_changed(&mut self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.join("store"))?;
+        for &i in &self.dirty {
+            if let Some(p) = self.prescriptions.get(i) {
+                Self::write(dir, p)?;
+            }
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+
+    fn knows(&self, req: &Request) -> bool {
+        match (req.field("AccessCode"), req.field("PrescriptionId")) {
+            (Some(code), _) => self.prescriptions.iter().any(|p| p.access_code == code),
+            (None, Some(id)) => self.prescriptions.iter().any(|p| p.id == id),
+            _ => true,
+        }
     }
 
     /// Registers a prescription; returns its 引換番号.
@@ -96,6 +139,7 @@ impl Store {
                 p.access_code = code.clone();
                 p.id = format!("RX-{}", uuid::Uuid::now_v7().simple());
                 self.prescriptions.push(p);
+                self.dirty.insert(self.prescriptions.len() - 1);
                 return code;
             }
         }
@@ -146,6 +190,7 @@ pub fn handle(store: &mut Store, req: &Request, today: NaiveDate) -> Response {
     let Some(i) = find(store) else {
         return refuse(req, ErrorKind::UnknownCode, |_| {});
     };
+    store.dirty.insert(i);
     let p = &mut store.prescriptions[i];
     if p.processing_rounds > 0 {
         p.processing_rounds -= 1;
@@ -296,6 +341,7 @@ pub fn serve_cached(
     std::fs::create_dir_all(dir.join("answers"))?;
     if cache.stamp.is_none() || cache.stamp != stamp(dir) {
         cache.store = Store::load(dir)?;
+        cache.stamp = stamp(dir);
     }
     let store = &mut cache.store;
     let mut answers = Vec::with_capacity(files.len());
@@ -317,6 +363,12 @@ pub fn serve_cached(
                     // The same request again (a lost answer): the same answer.
                     Some(prev) => prev,
                     None => {
+                        if !store.knows(&req) {
+                            // Issued by another process since the last look
+                            // (this batch's changes are saved first).
+                            store.save_changed(dir)?;
+                            *store = Store::load(dir)?;
+                        }
                         let r = handle(store, &req, today);
                         let xml = r.to_xml().map_err(std::io::Error::other)?;
                         if let (Some(f), true) = (kept, r.segment != Some(Segment::Processing)) {
@@ -346,7 +398,7 @@ pub fn serve_cached(
     for (f, xml) in fresh {
         write_atomic(&f, &xml)?;
     }
-    store.save(dir)?;
+    store.save_changed(dir)?;
     cache.stamp = stamp(dir);
     for (path, id, answer) in answers {
         write_transient(&response_file(&res_dir, &id), &answer)?;
