@@ -137,6 +137,7 @@ pub fn eps(
             consent_past_drugs: false,
             checks: Vec::new(),
             result: None,
+            answers: Default::default(),
         }));
     }
     std::fs::create_dir_all(&terminal).map_err(|e| e.to_string())?;

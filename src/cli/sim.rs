@@ -121,6 +121,7 @@ pub fn run(args: SimArgs) -> CliResult<()> {
                 consent_past_drugs: consent,
                 checks,
                 result: None,
+                answers: Default::default(),
             });
             store.save(&dir).map_err(|e| e.to_string())?;
             println!("{code}");

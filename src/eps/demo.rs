@@ -100,6 +100,7 @@ pub fn seed(dir: &Path, today: NaiveDate) -> std::io::Result<Vec<Seeded>> {
             consent_past_drugs: true,
             checks,
             result: None,
+            answers: Default::default(),
         });
         out.push(Seeded {
             label,

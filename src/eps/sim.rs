@@ -42,6 +42,10 @@ pub struct SimPrescription {
     pub checks: Vec<(String, String, String)>,
     /// The registered dispensing result (CSV), if any.
     pub result: Option<String>,
+    /// Answers given about this prescription, by `ArbitraryFileIdentifier`: a
+    /// re-sent request (a lost answer) gets the same answer.
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, String>,
 }
 
 /// The simulator's store: one JSON file per prescription in `DIR/store/`, so an
@@ -52,12 +56,6 @@ pub struct Store {
     /// Prescriptions changed since the last save (indexes).
     #[serde(skip)]
     dirty: std::collections::BTreeSet<usize>,
-}
-
-/// Where the answer already given to a file id is kept (`DIR/answers/<id>.xml`), so
-/// a re-sent request gets the same answer.
-fn answer_file(dir: &Path, file_id: &str) -> Option<PathBuf> {
-    super::gateway::safe_id(file_id).then(|| dir.join("answers").join(format!("{file_id}.xml")))
 }
 
 /// The store as last read or written by this process, with the store folder's
@@ -122,12 +120,21 @@ impl Store {
         Ok(())
     }
 
-    fn knows(&self, req: &Request) -> bool {
+    /// The prescription a request is about.
+    fn index_of(&self, req: &Request) -> Option<usize> {
         match (req.field("AccessCode"), req.field("PrescriptionId")) {
-            (Some(code), _) => self.prescriptions.iter().any(|p| p.access_code == code),
-            (None, Some(id)) => self.prescriptions.iter().any(|p| p.id == id),
-            _ => true,
+            (Some(code), _) => self
+                .prescriptions
+                .iter()
+                .position(|p| p.access_code == code),
+            (None, Some(id)) => self.prescriptions.iter().position(|p| p.id == id),
+            _ => None,
         }
+    }
+
+    fn knows(&self, req: &Request) -> bool {
+        self.index_of(req).is_some()
+            || (req.field("AccessCode").is_none() && req.field("PrescriptionId").is_none())
     }
 
     /// Registers a prescription; returns its 引換番号.
@@ -338,14 +345,12 @@ pub fn serve_cached(
     if files.is_empty() {
         return Ok(0);
     }
-    std::fs::create_dir_all(dir.join("answers"))?;
     if cache.stamp.is_none() || cache.stamp != stamp(dir) {
         cache.store = Store::load(dir)?;
         cache.stamp = stamp(dir);
     }
     let store = &mut cache.store;
     let mut answers = Vec::with_capacity(files.len());
-    let mut fresh = Vec::new();
     for path in &files {
         let bytes = std::fs::read(path)?;
         let id = path
@@ -354,25 +359,27 @@ pub fn serve_cached(
             .unwrap_or_default();
         let answer = match Request::parse(&bytes) {
             Ok(req) => {
-                let kept = answer_file(dir, &req.file_id);
-                let prev = match &kept {
-                    Some(f) if req.operation != Operation::Status => std::fs::read(f).ok(),
-                    _ => None,
-                };
+                if !store.knows(&req) {
+                    // Issued by another process since the last look (this
+                    // batch's changes are saved first).
+                    store.save_changed(dir)?;
+                    *store = Store::load(dir)?;
+                }
+                let at = store.index_of(&req);
+                let prev = at
+                    .filter(|_| req.operation != Operation::Status)
+                    .and_then(|i| store.prescriptions[i].answers.get(&req.file_id).cloned());
                 match prev {
                     // The same request again (a lost answer): the same answer.
-                    Some(prev) => prev,
+                    Some(prev) => prev.into_bytes(),
                     None => {
-                        if !store.knows(&req) {
-                            // Issued by another process since the last look
-                            // (this batch's changes are saved first).
-                            store.save_changed(dir)?;
-                            *store = Store::load(dir)?;
-                        }
                         let r = handle(store, &req, today);
                         let xml = r.to_xml().map_err(std::io::Error::other)?;
-                        if let (Some(f), true) = (kept, r.segment != Some(Segment::Processing)) {
-                            fresh.push((f, xml.clone()));
+                        if let (Some(i), true) = (at, r.segment != Some(Segment::Processing)) {
+                            store.prescriptions[i]
+                                .answers
+                                .insert(req.file_id.clone(), String::from_utf8_lossy(&xml).into());
+                            store.dirty.insert(i);
                         }
                         xml
                     }
@@ -394,10 +401,7 @@ pub fn serve_cached(
         }
         answers.push((path, id, answer));
     }
-    // The store and the given answers are durable before any answer is visible.
-    for (f, xml) in fresh {
-        write_atomic(&f, &xml)?;
-    }
+    // The store (with the answers given) is durable before any answer is visible.
     store.save_changed(dir)?;
     cache.stamp = stamp(dir);
     for (path, id, answer) in answers {
@@ -460,6 +464,7 @@ mod tests {
                 "ガスター錠10mg".into(),
             )],
             result: None,
+            answers: Default::default(),
         }
     }
 
