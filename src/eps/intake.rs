@@ -40,7 +40,20 @@ fn new_file_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-fn pharmacy_of(c: &mut DbConnection, pharmacy_id: &str) -> Result<(String, String), EpsError> {
+fn pharmacy_of(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+) -> Result<(String, String), EpsError> {
+    // Staff carry their pharmacies' codes and names in the session.
+    if let Some(m) = ctx
+        .actor
+        .memberships
+        .iter()
+        .find(|m| m.pharmacy_id == pharmacy_id)
+    {
+        return Ok((m.pharmacy_code.clone(), m.pharmacy_name.clone()));
+    }
     pharmacies::table
         .find(pharmacy_id)
         .select((pharmacies::code, pharmacies::name))
@@ -78,33 +91,42 @@ fn claim(
             since: crate::context::jst(at).format("%H:%M:%S").to_string(),
         },
     };
-    let r = write_transaction(conn, |c| {
-        match holder(c)? {
-            Some((by, at, rx)) if rx.is_some() || at > stale_before => {
-                return Err(busy(by, at, rx));
-            }
-            Some(_) => {
-                diesel::delete(eps_claims::table.find((pharmacy_id, code))).execute(c)?;
-            }
-            None => {}
-        }
-        diesel::insert_into(eps_claims::table)
+    // One statement in the common case: the insert either claims the code or
+    // meets the colleague's row (unique key), whoever committed first.
+    for attempt in 0..3 {
+        let inserted = diesel::insert_into(eps_claims::table)
             .values((
                 eps_claims::pharmacy_id.eq(pharmacy_id),
                 eps_claims::access_code.eq(code),
                 eps_claims::claimed_by.eq(&ctx.actor.name),
                 eps_claims::claimed_at.eq(now),
             ))
-            .execute(c)?;
-        Ok(())
-    });
-    match r {
-        // PostgreSQL: the other insert committed first.
-        Err(EpsError::Db(e)) if is_unique_violation(&e) => match holder(conn)? {
-            Some((by, at, rx)) => Err(busy(by, at, rx)),
-            None => Err(EpsError::Db(e)),
-        },
-        other => other,
+            .execute(conn);
+        match inserted {
+            Ok(_) => return Ok(()),
+            Err(e) if is_unique_violation(&e) => match holder(conn)? {
+                // Released meanwhile: try again.
+                None => continue,
+                // Left by a crash: take it over.
+                Some((_, at, None)) if at <= stale_before && attempt == 0 => {
+                    diesel::delete(
+                        eps_claims::table
+                            .find((pharmacy_id, code))
+                            .filter(eps_claims::claimed_at.eq(at))
+                            .filter(eps_claims::prescription_id.is_null()),
+                    )
+                    .execute(conn)?;
+                }
+                Some((by, at, rx)) => return Err(busy(by, at, rx)),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match holder(conn)? {
+        Some((by, at, rx)) => Err(busy(by, at, rx)),
+        None => Err(EpsError::WrongState(
+            "the claim could not be taken; try again".into(),
+        )),
     }
 }
 
@@ -185,7 +207,7 @@ pub fn accept(
     )?;
     let draft = input.parse().map_err(EpsError::Invalid)?;
     let gw = gw.ok_or(EpsError::NotConfigured)?;
-    let (pharmacy_code, pharmacy_name) = pharmacy_of(conn, pharmacy_id)?;
+    let (pharmacy_code, pharmacy_name) = pharmacy_of(conn, ctx, pharmacy_id)?;
     if let Some(pid) = &draft.patient_id {
         let n: i64 = patients::table
             .find((pharmacy_id, pid))
@@ -375,7 +397,7 @@ fn store(
             Some(p) => p,
             None => match quick {
                 Some(q) => {
-                    let id = crate::patients::insert_draft_unaudited(c, ctx, pharmacy_id, q)?.id;
+                    let id = crate::patients::insert_draft_unaudited(c, ctx, pharmacy_id, q)?;
                     registered = Some(id.clone());
                     id
                 }
@@ -547,7 +569,7 @@ pub fn cancel_acceptance(
             rec.state
         )));
     }
-    let (pharmacy_code, _) = pharmacy_of(conn, pharmacy_id)?;
+    let (pharmacy_code, _) = pharmacy_of(conn, ctx, pharmacy_id)?;
     let req = Request {
         operation: Operation::CancelAcceptance,
         institution_code: pharmacy_code,
@@ -635,7 +657,7 @@ pub fn refresh_status(
     )?;
     let gw = gw.ok_or(EpsError::NotConfigured)?;
     let rec = rx::eps_record(conn, pharmacy_id, rx_id)?.ok_or(EpsError::NotFound)?;
-    let (pharmacy_code, _) = pharmacy_of(conn, pharmacy_id)?;
+    let (pharmacy_code, _) = pharmacy_of(conn, ctx, pharmacy_id)?;
     let req = Request {
         operation: Operation::Status,
         institution_code: pharmacy_code,
@@ -698,7 +720,7 @@ pub fn cancel_result(
             rec.state
         )));
     }
-    let (pharmacy_code, _) = pharmacy_of(conn, pharmacy_id)?;
+    let (pharmacy_code, _) = pharmacy_of(conn, ctx, pharmacy_id)?;
     let req = Request {
         operation: Operation::CancelResult,
         institution_code: pharmacy_code,

@@ -62,24 +62,7 @@ pub fn resolve_candidates(
     let mut out = Vec::with_capacity(items.len());
     for (i, c) in items.iter().enumerate() {
         let found = drugs::lookup(conn, &c.drug_code)?;
-        let id = if c.id.is_empty() {
-            format!("item-{}", i + 1)
-        } else {
-            c.id.clone()
-        };
-        out.push(Med {
-            id,
-            source: MedSource::Candidate,
-            drug: found.first().map(drugs::engine_drug),
-            name: found
-                .first()
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| c.drug_code.clone()),
-            code: c.drug_code.clone(),
-            start: date,
-            days: c.days.max(1) as u32,
-            as_needed: c.as_needed,
-        });
+        out.push(candidate_med(c, found.first(), i, date));
     }
     Ok(out)
 }
@@ -186,8 +169,45 @@ pub fn run_check(
     policy: &CurrencyPolicy,
 ) -> QueryResult<CheckResult> {
     let items = resolve_candidates(conn, candidates, date)?;
+    check_resolved(conn, pharmacy_id, patient_id, &items, date, policy)
+}
+
+/// As [`run_check`] with the candidates already resolved against the master.
+pub fn check_resolved(
+    conn: &mut DbConnection,
+    pharmacy_id: &str,
+    patient_id: &str,
+    items: &[Med],
+    date: NaiveDate,
+    policy: &CurrencyPolicy,
+) -> QueryResult<CheckResult> {
     let hist = history(conn, pharmacy_id, patient_id, date)?;
-    Ok(check(&RULES, &items, &hist, date, policy))
+    Ok(check(&RULES, items, &hist, date, policy))
+}
+
+/// A candidate resolved with the product found for it (if any).
+pub fn candidate_med(
+    c: &Candidate,
+    product: Option<&drugs::Product>,
+    index: usize,
+    date: NaiveDate,
+) -> Med {
+    Med {
+        id: if c.id.is_empty() {
+            format!("item-{}", index + 1)
+        } else {
+            c.id.clone()
+        },
+        source: MedSource::Candidate,
+        drug: product.map(drugs::engine_drug),
+        name: product
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| c.drug_code.clone()),
+        code: c.drug_code.clone(),
+        start: date,
+        days: c.days.max(1) as u32,
+        as_needed: c.as_needed,
+    }
 }
 
 fn patient_exists(

@@ -206,23 +206,27 @@ pub(crate) fn insert_draft(
     pharmacy_id: &str,
     draft: &PatientDraft,
 ) -> QueryResult<Patient> {
-    let p = insert_draft_unaudited(c, ctx, pharmacy_id, draft)?;
+    let id = insert_draft_unaudited(c, ctx, pharmacy_id, draft)?;
     audit::record(
         c,
         ctx,
-        Event::ok(Some(pharmacy_id), "patient.created").subject("patient", &p.id),
+        Event::ok(Some(pharmacy_id), "patient.created").subject("patient", &id),
     )?;
-    Ok(p)
+    let row = patients::table
+        .find((pharmacy_id, &id))
+        .select(PatientRow::as_select())
+        .first(c)?;
+    Ok(row.into())
 }
 
-/// As [`insert_draft`] without the audit row: the caller records `patient.created`
+/// As [`insert_draft`] without the audit row, returning the new id: the caller records `patient.created`
 /// in the same transaction (late, so the audit chain's lock is held briefly).
 pub(crate) fn insert_draft_unaudited(
     c: &mut DbConnection,
     ctx: &Ctx,
     pharmacy_id: &str,
     draft: &PatientDraft,
-) -> QueryResult<Patient> {
+) -> QueryResult<String> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = ctx.now.naive_utc();
     diesel::insert_into(patients::table)
@@ -236,11 +240,7 @@ pub(crate) fn insert_draft_unaudited(
             patients::updated_at.eq(now),
         ))
         .execute(c)?;
-    let row = patients::table
-        .find((pharmacy_id, &id))
-        .select(PatientRow::as_select())
-        .first(c)?;
-    Ok(row.into())
+    Ok(id)
 }
 
 /// Names of the fields that differ (for the audit detail; never the values).

@@ -7,12 +7,13 @@
 use chrono::Duration;
 use diesel::prelude::*;
 
-use super::{eps_record, load, Prescription, PrescriptionError};
+use super::{load, DispensedRow, Prescription, PrescriptionError};
 use crate::audit::{self, Event};
 use crate::context::Ctx;
 use crate::db::schema::{dispensed_items, eps_prescriptions, prescriptions};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::dispensing::{substitution_allowed, DispenseInput};
+use crate::domain::eps::intake::Stage;
 use crate::domain::eps::intake::{dispensing_blockers, signature_verdict};
 use crate::domain::fields::FieldErrors;
 use crate::domain::role::Permission;
@@ -60,11 +61,11 @@ pub fn dispense(
             refuse(c, format!("open findings: {}", p.open_findings))?;
             return Ok(Err(PrescriptionError::UnresolvedFindings(p.open_findings)));
         }
-        let eps = eps_record(c, pharmacy_id, rx_id)?;
+        let eps = p.eps.clone();
         if let Some(e) = &eps {
             let blockers = dispensing_blockers(
                 &e.issue_type,
-                signature_verdict(&e.signature()),
+                signature_verdict(&e.signature),
                 e.valid_until,
                 today,
             );
@@ -122,7 +123,24 @@ pub fn dispense(
         if !errors.is_empty() {
             return Ok(Err(PrescriptionError::Invalid(errors)));
         }
+        let mut given = Vec::with_capacity(rows.len());
         for (it, line, code, name, yj, substituted) in rows {
+            let quantity = line
+                .map(|l| l.quantity.clone())
+                .filter(|q| !q.is_empty())
+                .unwrap_or_else(|| it.dose.clone());
+            given.push(DispensedRow {
+                item_id: it.id.clone(),
+                drug_code: code.clone(),
+                drug_name: name.clone(),
+                yj_code: yj.clone(),
+                prescribed_code: substituted.then(|| it.drug_code.clone()),
+                substituted,
+                quantity: quantity.clone(),
+                lot_number: line.and_then(|l| l.lot_number.clone()),
+                lot_expiry: line.and_then(|l| l.lot_expiry),
+                dispensed_on: today,
+            });
             diesel::insert_into(dispensed_items::table)
                 .values((
                     dispensed_items::pharmacy_id.eq(pharmacy_id),
@@ -139,10 +157,7 @@ pub fn dispense(
                     dispensed_items::created_at.eq(now),
                     dispensed_items::prescribed_code.eq(substituted.then(|| it.drug_code.clone())),
                     dispensed_items::substituted.eq(substituted),
-                    dispensed_items::quantity.eq(line
-                        .map(|l| l.quantity.clone())
-                        .filter(|q| !q.is_empty())
-                        .unwrap_or_else(|| it.dose.clone())),
+                    dispensed_items::quantity.eq(&quantity),
                     dispensed_items::lot_number.eq(line.and_then(|l| l.lot_number.clone())),
                     dispensed_items::lot_expiry.eq(line.and_then(|l| l.lot_expiry)),
                 ))
@@ -191,8 +206,20 @@ pub fn dispense(
             );
         }
         audit::record_many(c, ctx, events)?;
-        Ok(Ok(()))
+        // What was just written, without reading it back.
+        let mut done = p;
+        done.header.status = "dispensed".into();
+        done.header.version += 1;
+        done.header.dispensed_at = Some(now);
+        done.dispensed = given;
+        done.blockers = Vec::new();
+        if let Some(e) = done.eps.as_mut() {
+            e.state = "result_pending".into();
+            e.message_to_prescriber = draft.message_to_prescriber.clone();
+        }
+        done.stage = Stage::of("dispensed", done.eps.as_ref().map(|e| e.state.as_str()), 0);
+        done.stage_label = done.stage.label().into();
+        Ok(Ok(done))
     })?;
-    outcome?;
-    super::load_on(conn, pharmacy_id, rx_id, Some(today))
+    outcome
 }

@@ -54,18 +54,6 @@ impl From<Denied> for PrescriptionError {
     }
 }
 
-fn candidates(items: &[(String, ItemDraft)]) -> Vec<Candidate> {
-    items
-        .iter()
-        .map(|(id, d)| Candidate {
-            id: id.clone(),
-            drug_code: d.drug_code.clone(),
-            days: d.days,
-            as_needed: d.as_needed,
-        })
-        .collect()
-}
-
 /// Inserts items (resolving codes to names) and stores a fresh check.
 fn store_items_and_check(
     c: &mut DbConnection,
@@ -92,7 +80,7 @@ pub(crate) fn store_named_items_and_check(
     written_names: &[String],
     policy: &CurrencyPolicy,
 ) -> QueryResult<CheckResult> {
-    let mut with_ids = Vec::with_capacity(drafts.len());
+    let mut meds = Vec::with_capacity(drafts.len());
     let mut seq_in_rp = std::collections::HashMap::new();
     for (i, d) in drafts.iter().enumerate() {
         let written = written_names.get(i).filter(|n| !n.is_empty());
@@ -122,16 +110,22 @@ pub(crate) fn store_named_items_and_check(
                 prescription_items::as_needed.eq(d.as_needed),
             ))
             .execute(c)?;
-        with_ids.push((id, d.clone()));
+        let candidate = Candidate {
+            id,
+            drug_code: d.drug_code.clone(),
+            days: d.days,
+            as_needed: d.as_needed,
+        };
+        meds.push(medications::candidate_med(
+            &candidate,
+            product.as_ref(),
+            i,
+            ctx.today(),
+        ));
     }
-    let result = medications::run_check(
-        c,
-        pharmacy_id,
-        patient_id,
-        &candidates(&with_ids),
-        ctx.today(),
-        policy,
-    )?;
+    // The products were looked up above; the check reuses them.
+    let result =
+        medications::check_resolved(c, pharmacy_id, patient_id, &meds, ctx.today(), policy)?;
     // The prescription's own dispensing (if re-checked later) is not history yet.
     for f in &result.findings {
         insert_finding(c, ctx, pharmacy_id, rx_id, f)?;
