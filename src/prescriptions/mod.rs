@@ -292,11 +292,14 @@ pub fn replace_items(
         if n == 0 {
             return Err(PrescriptionError::VersionConflict(h.version));
         }
+        // The local check runs again; the national service's own results (kind
+        // `eps_check`) cannot be re-run here and stay as they are, open or resolved.
         diesel::update(
             check_findings::table
                 .filter(check_findings::pharmacy_id.eq(pharmacy_id))
                 .filter(check_findings::prescription_id.eq(rx_id))
-                .filter(check_findings::status.ne("superseded")),
+                .filter(check_findings::status.ne("superseded"))
+                .filter(check_findings::kind.ne("eps_check")),
         )
         .set(check_findings::status.eq("superseded"))
         .execute(c)?;

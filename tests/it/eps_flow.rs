@@ -230,6 +230,22 @@ async fn accept_check_resolve_dispense_register() {
         .post_json(&format!("{base}/prescriptions/{id}/dispense"), json!({}))
         .await;
     assert_eq!(r.status, 409, "open findings block dispensing");
+    // Editing the items re-runs the local check; the service's result stays open.
+    let r = s
+        .client
+        .put_json(
+            &format!("{base}/prescriptions/{id}/items"),
+            json!({"version": p["version"], "items": [{"rp": 1, "drug_code": NORVASC, "dose": "1錠",
+                   "usage": "1日1回朝食後", "days": 14}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = r.json();
+    assert!(p["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["kind"] == "eps_check" && f["status"] == "open"));
     for f in p["findings"].as_array().unwrap() {
         let r = s
             .client
