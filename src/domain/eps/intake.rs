@@ -124,11 +124,14 @@ impl AcceptInput {
             }
         };
         let patient_id = filled(&self.patient_id);
-        e.into_result(|| AcceptDraft {
-            code: code.expect("checked"),
-            identification: identification.expect("checked"),
-            patient_id,
-        })
+        match (code, identification) {
+            (Some(code), Some(identification)) if e.is_empty() => Ok(AcceptDraft {
+                code,
+                identification,
+                patient_id,
+            }),
+            _ => Err(e),
+        }
     }
 }
 
