@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod gateway;
 pub mod intake;
+pub mod lifecycle;
 pub mod results;
 pub mod sim;
 

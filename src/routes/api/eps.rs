@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domain::eps::intake::AcceptInput;
 use crate::eps::results::{self, PendingResult};
-use crate::eps::{intake, KeptMessage};
+use crate::eps::{intake, lifecycle, KeptMessage};
 use crate::error::ApiError;
 use crate::prescriptions::Prescription;
 use crate::web::extract::Staff;
@@ -64,7 +64,7 @@ pub async fn cancel_acceptance(
     let (ctx, gw, b) = (s.ctx, state.gateway(), body.into_inner());
     let p = state
         .db(move |conn| {
-            intake::cancel_acceptance(
+            lifecycle::cancel_acceptance(
                 conn,
                 gw.as_ref(),
                 &ctx,
@@ -90,7 +90,7 @@ pub async fn refresh_status(
     let (pid, id) = path.into_inner();
     let (ctx, gw) = (s.ctx, state.gateway());
     let p = state
-        .db(move |conn| intake::refresh_status(conn, gw.as_ref(), &ctx, &pid, &id))
+        .db(move |conn| lifecycle::refresh_status(conn, gw.as_ref(), &ctx, &pid, &id))
         .await?;
     Ok(HttpResponse::Ok().json(p))
 }
@@ -169,7 +169,7 @@ pub async fn cancel_result(
     let (ctx, gw, b) = (s.ctx, state.gateway(), body.into_inner());
     let p = state
         .db(move |conn| {
-            intake::cancel_result(conn, gw.as_ref(), &ctx, &pid, &id, b.reason.as_deref())
+            lifecycle::cancel_result(conn, gw.as_ref(), &ctx, &pid, &id, b.reason.as_deref())
         })
         .await?;
     Ok(HttpResponse::Ok().json(p))

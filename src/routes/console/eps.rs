@@ -9,7 +9,7 @@ use super::see_other;
 use crate::domain::eps::intake::AcceptInput;
 use crate::domain::fields::FieldErrors;
 use crate::domain::role::Permission;
-use crate::eps::{intake, results, EpsError};
+use crate::eps::{intake, lifecycle, results, EpsError};
 use crate::error::{AppError, PageError};
 use crate::web::extract::StaffPage;
 use crate::web::pages::{html, EpsPage, Layout};
@@ -116,7 +116,7 @@ pub async fn cancel(
     let (ctx, gw, p2, id2) = (s.ctx.clone(), state.gateway(), pid.clone(), id.clone());
     state
         .db(move |conn| {
-            intake::cancel_acceptance(
+            lifecycle::cancel_acceptance(
                 conn,
                 gw.as_ref(),
                 &ctx,
@@ -139,7 +139,7 @@ pub async fn status(
     let (pid, id) = path.into_inner();
     let (ctx, gw, p2, id2) = (s.ctx.clone(), state.gateway(), pid.clone(), id.clone());
     state
-        .db(move |conn| intake::refresh_status(conn, gw.as_ref(), &ctx, &p2, &id2))
+        .db(move |conn| lifecycle::refresh_status(conn, gw.as_ref(), &ctx, &p2, &id2))
         .await?;
     Ok(see_other(&format!("/p/{pid}/prescriptions/{id}")))
 }
@@ -175,7 +175,7 @@ pub async fn cancel_result(
     let (ctx, gw, p2, id2) = (s.ctx.clone(), state.gateway(), pid.clone(), id.clone());
     state
         .db(move |conn| {
-            intake::cancel_result(conn, gw.as_ref(), &ctx, &p2, &id2, reason.as_deref())
+            lifecycle::cancel_result(conn, gw.as_ref(), &ctx, &p2, &id2, reason.as_deref())
         })
         .await?;
     Ok(see_other(&format!("/p/{pid}/prescriptions/{id}")))
