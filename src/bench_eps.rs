@@ -278,7 +278,13 @@ pub fn eps(
     println!(
         "raw durable single-row commits on {backend}: {raw:.0}/s; target >= 200/s or >= {:.0}/s (a quarter of the raw rate): {}",
         raw / 4.0,
-        if rate >= 200.0 || rate >= raw / 4.0 { "met" } else { "NOT met" }
+        if cfg!(debug_assertions) {
+            "not judged (debug build; the target applies to the release build of scripts/bench.sh)"
+        } else if rate >= 200.0 || rate >= raw / 4.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     if matches!(s.database, db::DatabaseUrl::Sqlite(_)) {
         drop(worker);
