@@ -26,6 +26,30 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx.min(sorted.len().saturating_sub(1))].as_secs_f64() * 1000.0
 }
 
+/// A fresh pharmacy with the curated drug master, for a benchmark run (a unique
+/// code, so runs can share a PostgreSQL database).
+pub(crate) fn bench_pharmacy(
+    conn: &mut db::DbConnection,
+    ctx: &Ctx,
+) -> CliResult<crate::pharmacies::Pharmacy> {
+    crate::drugs::import::import_curated(conn, ctx).map_err(|e| e.to_string())?;
+    let code = format!("134{:07}", ctx.now.timestamp_subsec_micros() % 10_000_000);
+    crate::pharmacies::create(
+        conn,
+        ctx,
+        &PharmacyInput {
+            code,
+            name: "ベンチ薬局".into(),
+            postal_code: "1000001".into(),
+            address: "東京都千代田区".into(),
+            phone: "0300000000".into(),
+            email: "bench@example.jp".into(),
+            founder: "ベンチ".into(),
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// Runs the benchmark and prints its figures.
 pub fn check_api(settings: &Validated, history: usize, requests: usize) -> CliResult<()> {
     let dir = std::env::temp_dir().join(format!("pharmacy-bench-api-{}", std::process::id()));
@@ -40,22 +64,7 @@ pub fn check_api(settings: &Validated, history: usize, requests: usize) -> CliRe
     let today = ctx.today();
     let (pharmacy_id, patient_id, codes, secret) = {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
-        crate::drugs::import::import_curated(&mut conn, &ctx).map_err(|e| e.to_string())?;
-        let code = format!("134{:07}", now.timestamp_subsec_micros() % 10_000_000);
-        let ph = crate::pharmacies::create(
-            &mut conn,
-            &ctx,
-            &PharmacyInput {
-                code,
-                name: "ベンチ薬局".into(),
-                postal_code: "1000001".into(),
-                address: "東京都千代田区".into(),
-                phone: "0300000000".into(),
-                email: "bench@example.jp".into(),
-                founder: "ベンチ".into(),
-            },
-        )
-        .map_err(|e| e.to_string())?;
+        let ph = bench_pharmacy(&mut conn, &ctx)?;
         let username = format!("bench{}", now.timestamp_subsec_micros());
         let hash = crate::auth::hashing::hash_password(PASSWORD, s.raw.security.pbkdf2_iterations);
         let uid = crate::users::add(

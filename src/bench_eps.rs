@@ -17,7 +17,6 @@ use crate::config::Validated;
 use crate::context::{Actor, Ctx, Membership};
 use crate::db::{self, write_transaction, Pool};
 use crate::domain::eps::intake::AcceptInput;
-use crate::domain::pharmacy::PharmacyInput;
 use crate::domain::role::Role;
 use crate::eps::gateway::{Gateway, GatewayConfig};
 use crate::eps::sim::{serve_until, SimPrescription, Store};
@@ -88,22 +87,7 @@ pub fn eps(
     let today = op.today();
     let (pharmacy, user_id) = {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
-        crate::drugs::import::import_curated(&mut conn, &op).map_err(|e| e.to_string())?;
-        let code = format!("134{:07}", now.timestamp_subsec_micros() % 10_000_000);
-        let ph = crate::pharmacies::create(
-            &mut conn,
-            &op,
-            &PharmacyInput {
-                code,
-                name: "ベンチ薬局".into(),
-                postal_code: "1000001".into(),
-                address: "東京都千代田区".into(),
-                phone: "0300000000".into(),
-                email: "bench@example.jp".into(),
-                founder: "ベンチ".into(),
-            },
-        )
-        .map_err(|e| e.to_string())?;
+        let ph = crate::bench_api::bench_pharmacy(&mut conn, &op)?;
         let uid = crate::users::add(
             &mut conn,
             &op,
