@@ -185,7 +185,10 @@ pub fn eps(
             &pharmacy.id,
             &p.header.id,
             &Default::default(),
-            chrono::Duration::hours(24),
+            &crate::prescriptions::DispenseSettings {
+                result_dead_after: chrono::Duration::hours(24),
+                originals: Default::default(),
+            },
         )
         .map_err(|e| e.to_string())?;
         Ok(accepted)

@@ -44,6 +44,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub checks: CheckSettings,
     pub eps: EpsSettings,
+    pub copies: CopySettings,
     pub log: LogSettings,
 }
 
@@ -60,6 +61,40 @@ pub struct EpsSettings {
     pub processing_retry_ms: u64,
     pub max_processing: u32,
     pub stale_file_minutes: u64,
+}
+
+/// `[copies]`: prescription copies by fax / e-mail and their originals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopySettings {
+    pub files_dir: String,
+    pub max_message_bytes: usize,
+    pub max_attachment_bytes: usize,
+    pub max_attachments: usize,
+    pub keep_oversized_up_to_bytes: usize,
+    pub original_due_days: i64,
+    pub original_escalate_days: i64,
+    pub original_request_repeat_days: i64,
+}
+
+impl CopySettings {
+    /// The message size limits.
+    pub fn limits(&self) -> crate::domain::mail::MailLimits {
+        crate::domain::mail::MailLimits {
+            max_message_bytes: self.max_message_bytes,
+            max_attachment_bytes: self.max_attachment_bytes,
+            max_attachments: self.max_attachments,
+        }
+    }
+
+    /// When originals are due.
+    pub fn original_policy(&self) -> crate::domain::originals::OriginalPolicy {
+        crate::domain::originals::OriginalPolicy {
+            due_days: self.original_due_days,
+            escalate_days: self.original_escalate_days,
+            repeat_days: self.original_request_repeat_days,
+        }
+    }
 }
 
 /// `[checks]`: when past medication counts as current.
@@ -377,6 +412,26 @@ impl Settings {
             return Err(invalid(
                 "eps.response_dir",
                 "must be set when eps.request_dir is set",
+            ));
+        }
+        if self.copies.files_dir.trim().is_empty() {
+            return Err(invalid("copies.files_dir", "must be set"));
+        }
+        if self.copies.max_attachment_bytes > self.copies.max_message_bytes
+            || self.copies.max_message_bytes > self.copies.keep_oversized_up_to_bytes
+        {
+            return Err(invalid(
+                "copies.max_message_bytes",
+                "need max_attachment_bytes <= max_message_bytes <= keep_oversized_up_to_bytes",
+            ));
+        }
+        if self.copies.original_due_days < 1
+            || self.copies.original_escalate_days <= self.copies.original_due_days
+            || self.copies.original_request_repeat_days < 1
+        {
+            return Err(invalid(
+                "copies.original_escalate_days",
+                "need 1 <= original_due_days < original_escalate_days and original_request_repeat_days >= 1",
             ));
         }
         if !(1..=600).contains(&self.eps.timeout_secs) {

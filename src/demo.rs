@@ -177,6 +177,7 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
             email: Some("info@shinjuku-naika.example".into()),
             email_allowed: true,
             notes: Some("オンライン診療あり。処方箋はFAXで送付、原本は郵送。".into()),
+            sender_addresses: Some("rx@shinjuku-naika.example".into()),
         },
         ClinicInput {
             name: "西新宿整形外科".into(),
@@ -248,7 +249,10 @@ fn seed_clinical(
             pharmacy_id,
             &first.header.id,
             &Default::default(),
-            chrono::Duration::hours(24),
+            &crate::prescriptions::DispenseSettings {
+                result_dead_after: chrono::Duration::hours(24),
+                originals: Default::default(),
+            },
         )
         .map_err(|e| e.to_string())?;
     }
@@ -282,6 +286,37 @@ fn seed_clinical(
     Ok(())
 }
 
+/// Messages that arrive as prescription copies in the demo: a clinic's e-mail
+/// with a PDF, a fax through a fax-to-e-mail gateway, a message from an unknown
+/// and unauthenticated sender (triage) and a message cut off in transit
+/// (quarantine). They are the test suite's fixtures.
+const DEMO_COPIES: [&[u8]; 4] = [
+    include_bytes!("../tests/fixtures/mail/pdf_attachment.eml"),
+    include_bytes!("../tests/fixtures/mail/fax_gateway.eml"),
+    include_bytes!("../tests/fixtures/mail/unknown_sender.eml"),
+    include_bytes!("../tests/fixtures/mail/truncated.eml"),
+];
+
+/// Files the demo copies into the main pharmacy's inbox.
+fn seed_copies(conn: &mut DbConnection, settings: &Validated, pharmacy_id: &str) -> CliResult<()> {
+    let store = crate::copies::FileStore::new(&settings.raw.copies.files_dir);
+    let ctx = Ctx::operator(SystemClock.now());
+    for raw in DEMO_COPIES {
+        match crate::copies::ingest::receive_mail(
+            conn,
+            &store,
+            &ctx,
+            pharmacy_id,
+            raw,
+            &settings.raw.copies.limits(),
+        ) {
+            Ok(_) | Err(crate::copies::CopyError::Rejected { .. }) => {}
+            Err(e) => return Err(format!("demo copies: {e}")),
+        }
+    }
+    Ok(())
+}
+
 /// Runs the demo.
 pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     let dir = std::path::Path::new("var/demo");
@@ -301,6 +336,7 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     settings.tls = None;
     settings.raw.mail.transport = "file".into();
     settings.raw.mail.file_dir = dir.join("mail").display().to_string();
+    settings.raw.copies.files_dir = dir.join("files").display().to_string();
     // The national services: a simulator on a folder next to the database.
     let terminal = dir.join("eps-terminal");
     settings.raw.eps.request_dir = terminal.join("req").display().to_string();
@@ -318,7 +354,8 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     let pool = migrate(&settings)?;
     {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
-        seed(&mut conn, settings.raw.security.pbkdf2_iterations)?;
+        let main = seed(&mut conn, settings.raw.security.pbkdf2_iterations)?;
+        seed_copies(&mut conn, &settings, &main)?;
     }
     let listener = TcpListener::bind(settings.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -346,6 +383,13 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     println!(
         "  Issue more with: pharmacy eps-sim --dir var/demo/eps-terminal issue --csv FILE ..."
     );
+    println!();
+    println!("  Copies by fax / e-mail (写し受付): four messages are in the inbox (an e-mail");
+    println!("  copy, a gateway fax, a suspicious sender in triage, a cut-off message in");
+    println!("  quarantine). Feed more with:");
+    println!("    PHARMACY__DATABASE__URL=sqlite://var/demo/pharmacy.db \\");
+    println!("    PHARMACY__COPIES__FILES_DIR=var/demo/files \\");
+    println!("    pharmacy mail ingest --pharmacy 1341234567 < FILE.eml");
     let state = AppState::new(pool, settings, Arc::new(SystemClock), true);
     crate::cli::start_worker(&state)?;
     run_server(state, listener)

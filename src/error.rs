@@ -375,10 +375,40 @@ impl From<crate::prescriptions::PrescriptionError> for AppError {
             P::Invalid(f) => AppError::Validation(f),
             P::NotFound => AppError::NotFound(e.to_string()),
             P::Forbidden(_) => AppError::Forbidden(e.to_string()),
-            P::UnresolvedFindings(_) | P::WrongState(_) | P::VersionConflict(_) | P::Blocked(_) => {
-                AppError::Conflict(e.to_string())
-            }
+            P::UnresolvedFindings(_)
+            | P::WrongState(_)
+            | P::VersionConflict(_)
+            | P::Blocked(_)
+            | P::HandoverBlocked(_) => AppError::Conflict(e.to_string()),
             P::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::copies::CopyError> for AppError {
+    fn from(e: crate::copies::CopyError) -> Self {
+        use crate::copies::CopyError as C;
+        match e {
+            C::Invalid(f) => AppError::Validation(f),
+            C::NotFound => AppError::NotFound(e.to_string()),
+            C::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            C::Rejected { .. } => AppError::Refused(e.to_string()),
+            C::TooLarge(_) => AppError::PayloadTooLarge(e.to_string()),
+            C::WrongState(_) => AppError::Conflict(e.to_string()),
+            C::Storage(m) => AppError::Internal(format!("file store: {m}")),
+            C::Prescription(p) => p.into(),
+            C::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::tasks::TaskError> for AppError {
+    fn from(e: crate::tasks::TaskError) -> Self {
+        use crate::tasks::TaskError as T;
+        match e {
+            T::NotFound => AppError::NotFound(e.to_string()),
+            T::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            T::Db(d) => d.into(),
         }
     }
 }

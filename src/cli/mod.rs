@@ -2,6 +2,7 @@
 //! pharmacies, audit verification.
 
 mod admin;
+mod copies;
 mod data;
 mod sim;
 
@@ -67,6 +68,12 @@ pub enum Command {
     /// E-mail notices (outbox).
     #[command(subcommand)]
     Notices(data::NoticesCommand),
+    /// Prescription copies arriving by e-mail (and fax gateways).
+    #[command(subcommand)]
+    Mail(copies::MailCommand),
+    /// Originals of copy-based prescriptions.
+    #[command(subcommand)]
+    Originals(copies::OriginalsCommand),
     /// Run only the background job worker (sending notices, ...), without HTTP:
     /// for dedicated worker instances. `serve` runs one in-process when
     /// jobs.enabled is true.
@@ -185,6 +192,8 @@ pub fn main() -> ExitCode {
         Command::Bench(c) => bench(&settings, c),
         Command::EpsSim(a) => sim::run(a),
         Command::Worker => worker(settings),
+        Command::Mail(c) => return copies::mail(&settings, c),
+        Command::Originals(c) => copies::originals(&settings, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -260,6 +269,24 @@ pub fn run_server(state: AppState, listener: TcpListener) -> CliResult<()> {
                 {
                     Ok(removed) => tracing::debug!(?removed, "housekeeping"),
                     Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                }
+                // Originals not received in time: tasks and requests to clinics.
+                let (outbox, policy) = (
+                    housekeeping.outbox.clone(),
+                    housekeeping.settings.raw.copies.original_policy(),
+                );
+                match housekeeping
+                    .db(move |conn| {
+                        crate::copies::overdue::sweep(conn, now, &outbox, &policy)
+                            .map_err(crate::error::AppError::from)
+                    })
+                    .await
+                {
+                    Ok(r) if r.tasks_created + r.requests > 0 => {
+                        tracing::info!(?r, "overdue originals")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "overdue originals sweep failed"),
                 }
                 // Request and response files nobody will read any more (a crash
                 // between writing and reading, an answer after the timeout).

@@ -29,6 +29,8 @@ pub struct Clinic {
     pub email: Option<String>,
     pub email_allowed: bool,
     pub notes: String,
+    /// Further addresses copies come from, one per line.
+    pub sender_addresses: String,
     pub version: i32,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -90,6 +92,7 @@ pub fn create(
                 clinics::email.eq(&d.email),
                 clinics::email_allowed.eq(d.email_allowed),
                 clinics::notes.eq(&d.notes),
+                clinics::sender_addresses.eq(&d.sender_addresses),
                 clinics::version.eq(1),
                 clinics::created_at.eq(now),
                 clinics::updated_at.eq(now),
@@ -138,6 +141,7 @@ pub fn update(
             clinics::email.eq(&d.email),
             clinics::email_allowed.eq(d.email_allowed),
             clinics::notes.eq(&d.notes),
+            clinics::sender_addresses.eq(&d.sender_addresses),
             clinics::version.eq(expected_version + 1),
             clinics::updated_at.eq(now),
         ))

@@ -209,6 +209,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sender_addresses -> Text,
     }
 }
 
@@ -290,6 +291,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_reason -> Nullable<Text>,
+        handed_over_at -> Nullable<Timestamp>,
+        handed_over_by -> Nullable<Text>,
     }
 }
 
@@ -448,6 +451,117 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(drug_ingredients -> drug_products (yj_code));
 
+diesel::table! {
+    prescription_copies (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        channel -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        raw_sha256 -> Text,
+        raw_size -> BigInt,
+        from_address -> Nullable<Text>,
+        fax_number -> Nullable<Text>,
+        subject -> Text,
+        body_text -> Text,
+        sent_at -> Nullable<Timestamp>,
+        clinic_id -> Nullable<Text>,
+        duplicate_of -> Nullable<Text>,
+        received_by -> Text,
+        received_at -> Timestamp,
+        handled_by -> Nullable<Text>,
+        handled_at -> Nullable<Timestamp>,
+        handled_note -> Nullable<Text>,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    copy_attachments (pharmacy_id, copy_id, position) {
+        pharmacy_id -> Text,
+        copy_id -> Text,
+        position -> Integer,
+        filename -> Text,
+        media_type -> Text,
+        sha256 -> Text,
+        size -> BigInt,
+        inline -> Bool,
+    }
+}
+
+diesel::table! {
+    copy_prescriptions (pharmacy_id, prescription_id) {
+        pharmacy_id -> Text,
+        prescription_id -> Text,
+        copy_id -> Text,
+        clinic_id -> Nullable<Text>,
+        online_marked -> Bool,
+        narcotic -> Bool,
+        narcotic_reason -> Text,
+        valid_until -> Date,
+        copy_fields -> Text,
+        original_state -> Text,
+        original_fields -> Nullable<Text>,
+        original_received_at -> Nullable<Timestamp>,
+        original_received_by -> Nullable<Text>,
+        storage_place -> Nullable<Text>,
+        retain_until -> Nullable<Date>,
+        due_on -> Nullable<Date>,
+        escalate_on -> Nullable<Date>,
+        last_requested_on -> Nullable<Date>,
+        reconciled_at -> Nullable<Timestamp>,
+        reconciled_by -> Nullable<Text>,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    original_discrepancies (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        prescription_id -> Text,
+        field -> Text,
+        label -> Text,
+        copy_value -> Text,
+        original_value -> Text,
+        status -> Text,
+        clinic_contacted -> Nullable<Bool>,
+        what_changed -> Nullable<Text>,
+        patient_contact_needed -> Nullable<Bool>,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    original_requests (pharmacy_id, clinic_id, request_date) {
+        pharmacy_id -> Text,
+        clinic_id -> Text,
+        request_date -> Date,
+        notification_id -> Text,
+        prescriptions -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_tasks (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        kind -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        title -> Text,
+        urgent -> Bool,
+        due_on -> Nullable<Date>,
+        created_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+        done_by -> Nullable<Text>,
+        done_note -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     pharmacies,
     users,
@@ -475,4 +589,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     eps_prescriptions,
     eps_claims,
     eps_messages,
+    prescription_copies,
+    copy_attachments,
+    copy_prescriptions,
+    original_discrepancies,
+    original_requests,
+    staff_tasks,
 );

@@ -35,6 +35,9 @@ pub struct ClinicInput {
     /// The clinic agreed to be contacted by e-mail.
     pub email_allowed: bool,
     pub notes: Option<String>,
+    /// Further addresses the clinic sends prescription copies from (one per line
+    /// or comma-separated); its fax number and main address also match.
+    pub sender_addresses: Option<String>,
 }
 
 /// A validated clinic.
@@ -47,6 +50,8 @@ pub struct ClinicDraft {
     pub email: Option<String>,
     pub email_allowed: bool,
     pub notes: String,
+    /// Lower case, one per line.
+    pub sender_addresses: String,
 }
 
 impl ClinicInput {
@@ -71,6 +76,22 @@ impl ClinicInput {
         if self.email_allowed && present(&self.email).is_none() {
             e.add("email", "メール連絡可の場合はメールアドレスを入力してください (required when e-mail is permitted)");
         }
+        let mut senders = Vec::new();
+        for a in self
+            .sender_addresses
+            .as_deref()
+            .unwrap_or_default()
+            .split(|c: char| c == ',' || c == '\n' || c.is_whitespace())
+            .filter(|a| !a.trim().is_empty())
+        {
+            match parse_email(a) {
+                Ok(v) => senders.push(v.to_ascii_lowercase()),
+                Err(m) => e.add("sender_addresses", format!("{a}: {m}")),
+            }
+        }
+        if senders.len() > 20 {
+            e.add("sender_addresses", "20件まで (at most 20)");
+        }
         let notes = present(&self.notes).unwrap_or_default();
         if notes.chars().count() > 2000 {
             e.add("notes", "2000文字以内 (at most 2000 characters)");
@@ -83,6 +104,7 @@ impl ClinicInput {
             email,
             email_allowed: self.email_allowed,
             notes,
+            sender_addresses: senders.join("\n"),
         })
     }
 }

@@ -347,7 +347,7 @@ fn release_at_service(gw: &Gateway, pharmacy_code: &str, eps_id: &str) {
 
 /// Matches the payload's patient to one of this pharmacy's patients by insurance
 /// number and birth date; `None` when there is no single match.
-fn match_patient(
+pub(crate) fn match_patient(
     c: &mut DbConnection,
     pharmacy_id: &str,
     data: &RxData,

@@ -107,6 +107,69 @@ pub fn test_notice(letterhead: &Letterhead, sent_at: &str) -> Result<Rendered, R
     })
 }
 
+/// One prescription in a request for originals: initials and issue date only.
+#[derive(Debug, Clone)]
+pub struct OriginalRequestRow {
+    pub initials: String,
+    pub issue_date: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/original_request/subject.txt")]
+struct OriginalRequestSubject<'a> {
+    letterhead: &'a Letterhead,
+}
+
+#[derive(Template)]
+#[template(path = "email/original_request/body.txt")]
+struct OriginalRequestText<'a> {
+    letterhead: &'a Letterhead,
+    clinic_name: &'a str,
+    rows: &'a [OriginalRequestRow],
+}
+
+#[derive(Template)]
+#[template(path = "email/original_request/body.html")]
+struct OriginalRequestHtml<'a> {
+    letterhead: &'a Letterhead,
+    clinic_name: &'a str,
+    rows: &'a [OriginalRequestRow],
+}
+
+/// A request to a clinic for originals not yet received (処方箋原本の送付依頼): the
+/// patients' initials and issue dates, nothing more.
+pub fn original_request(
+    letterhead: &Letterhead,
+    clinic_name: &str,
+    rows: &[OriginalRequestRow],
+) -> Result<Rendered, RenderError> {
+    const T: &str = "email/original_request";
+    Ok(Rendered {
+        kind: "original_request",
+        template: T,
+        subject: render(&OriginalRequestSubject { letterhead }, T)?
+            .trim()
+            .to_string(),
+        text: render(
+            &OriginalRequestText {
+                letterhead,
+                clinic_name,
+                rows,
+            },
+            T,
+        )?,
+        html: render(
+            &OriginalRequestHtml {
+                letterhead,
+                clinic_name,
+                rows,
+            },
+            T,
+        )?,
+        attachments: Vec::new(),
+    })
+}
+
 /// Facts a feature may know when it sends a notice, including sensitive ones that
 /// must never appear in it. Used by the privacy check over every template.
 #[derive(Debug, Clone, Default)]
@@ -151,7 +214,17 @@ pub fn every_kind(
     letterhead: &Letterhead,
     _facts: &SensitiveFacts,
 ) -> Result<Vec<Rendered>, RenderError> {
-    Ok(vec![test_notice(letterhead, "2026-11-21 10:00")?])
+    Ok(vec![
+        test_notice(letterhead, "2026-11-21 10:00")?,
+        original_request(
+            letterhead,
+            "テストクリニック",
+            &[OriginalRequestRow {
+                initials: crate::domain::originals::initials("ヤマダ タロウ"),
+                issue_date: "2026-11-10".into(),
+            }],
+        )?,
+    ])
 }
 
 #[cfg(test)]

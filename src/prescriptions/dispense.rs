@@ -10,28 +10,39 @@ use diesel::prelude::*;
 use super::{load, DispensedRow, Prescription, PrescriptionError};
 use crate::audit::{self, Event};
 use crate::context::Ctx;
-use crate::db::schema::{dispensed_items, eps_prescriptions, prescriptions};
+use crate::db::schema::{copy_prescriptions, dispensed_items, eps_prescriptions, prescriptions};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::dispensing::{substitution_allowed, DispenseInput};
 use crate::domain::eps::intake::Stage;
 use crate::domain::eps::intake::{dispensing_blockers, signature_verdict};
 use crate::domain::fields::FieldErrors;
+use crate::domain::originals::OriginalPolicy;
 use crate::domain::role::Permission;
 use crate::jobs::{self, NewJob};
 
 /// The job kind that registers a dispensing result with the national service.
 pub const REGISTER_RESULT_JOB: &str = "eps.register_result";
 
-/// Marks a prescription dispensed with what was given. `dead_after` bounds how
-/// long an e-prescription's result registration is retried before staff are asked.
+/// What dispensing needs from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct DispenseSettings {
+    /// How long an e-prescription's result registration is retried before staff
+    /// are asked.
+    pub result_dead_after: Duration,
+    /// When the original of a copy-based prescription becomes overdue.
+    pub originals: OriginalPolicy,
+}
+
+/// Marks a prescription dispensed with what was given.
 pub fn dispense(
     conn: &mut DbConnection,
     ctx: &Ctx,
     pharmacy_id: &str,
     rx_id: &str,
     input: &DispenseInput,
-    dead_after: Duration,
+    settings: &DispenseSettings,
 ) -> Result<Prescription, PrescriptionError> {
+    let dead_after = settings.result_dead_after;
     crate::authz::require::<PrescriptionError>(
         conn,
         ctx,
@@ -69,6 +80,13 @@ pub fn dispense(
                 e.valid_until,
                 today,
             );
+            if !blockers.is_empty() {
+                refuse(c, blockers.join("; "))?;
+                return Ok(Err(PrescriptionError::Blocked(blockers.join(" / "))));
+            }
+        }
+        if let Some(cp) = &p.copy {
+            let blockers = dispensing_blockers("2", Ok(()), cp.valid_until, today);
             if !blockers.is_empty() {
                 refuse(c, blockers.join("; "))?;
                 return Ok(Err(PrescriptionError::Blocked(blockers.join(" / "))));
@@ -178,6 +196,23 @@ pub fn dispense(
                 "items: {}; generic substitutions: {substitutions}",
                 p.items.len()
             ))];
+        if p.copy.is_some() {
+            // The original is now due; it is kept for 3 (公費: 5) years from today.
+            let (due_on, escalate_on) = settings.originals.dates(today);
+            let retain = crate::copies::originals::retention_for(
+                c,
+                pharmacy_id,
+                &p.header.patient_id,
+                today,
+            )?;
+            diesel::update(copy_prescriptions::table.find((pharmacy_id, rx_id)))
+                .set((
+                    copy_prescriptions::due_on.eq(Some(due_on)),
+                    copy_prescriptions::escalate_on.eq(Some(escalate_on)),
+                    copy_prescriptions::retain_until.eq(Some(retain)),
+                ))
+                .execute(c)?;
+        }
         if eps.is_some() {
             let job = jobs::enqueue(
                 c,
@@ -213,6 +248,11 @@ pub fn dispense(
         done.header.dispensed_at = Some(now);
         done.dispensed = given;
         done.blockers = Vec::new();
+        if done.copy.is_some() {
+            // Due dates and blockers changed: read the copy side back.
+            done.copy = crate::copies::originals::view(c, pharmacy_id, rx_id, Some(today))?;
+        }
+        done.handover_blockers = super::handover_blockers(&done.header, done.copy.as_ref());
         if let Some(e) = done.eps.as_mut() {
             e.state = "result_pending".into();
             e.message_to_prescriber = draft.message_to_prescriber.clone();

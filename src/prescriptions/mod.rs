@@ -6,7 +6,7 @@ mod dispense;
 mod model;
 pub mod review;
 
-pub use dispense::{dispense, REGISTER_RESULT_JOB};
+pub use dispense::{dispense, DispenseSettings, REGISTER_RESULT_JOB};
 pub use model::{
     DispensedRow, EpsRecord, EpsView, Header, Item, Prescription, StoredFinding, TimelineEntry,
 };
@@ -40,6 +40,8 @@ pub enum PrescriptionError {
     UnresolvedFindings(usize),
     #[error("調剤できません: {0}")]
     Blocked(String),
+    #[error("交付できません: {0}")]
+    HandoverBlocked(String),
     #[error("この状態ではできません (not possible while the prescription is {0})")]
     WrongState(String),
     #[error("他の人が先に更新しました (changed by someone else; current version {0})")]
@@ -326,6 +328,86 @@ pub fn replace_items(
     })
 }
 
+/// What stops the handover of a prescription in its current state.
+fn handover_blockers(h: &Header, copy: Option<&crate::copies::originals::CopyView>) -> Vec<String> {
+    let mut out = Vec::new();
+    if h.status != "dispensed" {
+        out.push("調剤済みではありません (not dispensed)".to_string());
+    }
+    if let Some(at) = h.handed_over_at {
+        out.push(format!("交付済みです（{at}） (already handed over)"));
+    }
+    if let Some(cp) = copy {
+        out.extend(crate::domain::originals::handover_blockers(
+            cp.narcotic,
+            &cp.narcotic_reason,
+            cp.original_state,
+            cp.open_discrepancies,
+        ));
+    }
+    out
+}
+
+/// Records the handover (交付) of a dispensed prescription. Refused, and the
+/// refusal audited, while anything blocks it — in particular a narcotic dispensed
+/// from a copy before its original is received. Later handover steps (delivery)
+/// go through the same check.
+pub fn hand_over(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    rx_id: &str,
+) -> Result<Prescription, PrescriptionError> {
+    crate::authz::require::<PrescriptionError>(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::Dispense,
+        "prescription.handed_over",
+        Some(("prescription", rx_id)),
+    )?;
+    let now = ctx.now.naive_utc();
+    write_transaction(
+        conn,
+        |c| -> Result<Result<Prescription, PrescriptionError>, PrescriptionError> {
+            let p = load_on(c, pharmacy_id, rx_id, Some(ctx.today()))?;
+            if !p.handover_blockers.is_empty() {
+                let why = p.handover_blockers.join(" / ");
+                audit::record(
+                    c,
+                    ctx,
+                    Event::denied(Some(pharmacy_id), "prescription.handed_over")
+                        .subject("prescription", rx_id)
+                        .detail(why.clone()),
+                )?;
+                return Ok(Err(PrescriptionError::HandoverBlocked(why)));
+            }
+            let n = diesel::update(
+                prescriptions::table
+                    .find((pharmacy_id, rx_id))
+                    .filter(prescriptions::version.eq(p.header.version)),
+            )
+            .set((
+                prescriptions::handed_over_at.eq(Some(now)),
+                prescriptions::handed_over_by.eq(Some(&ctx.actor.name)),
+                prescriptions::version.eq(p.header.version + 1),
+                prescriptions::updated_at.eq(now),
+            ))
+            .execute(c)?;
+            if n == 0 {
+                return Ok(Err(PrescriptionError::VersionConflict(p.header.version)));
+            }
+            audit::record(
+                c,
+                ctx,
+                Event::ok(Some(pharmacy_id), "prescription.handed_over")
+                    .subject("prescription", rx_id),
+            )?;
+            Ok(Ok(load_on(c, pharmacy_id, rx_id, Some(ctx.today()))?))
+        },
+    )?
+}
+
 fn header(
     c: &mut DbConnection,
     pharmacy_id: &str,
@@ -397,15 +479,21 @@ pub(crate) fn load_on(
         eps.as_ref().map(|e| e.state.as_str()),
         open_findings,
     );
-    let blockers = match (&eps, today) {
-        (Some(e), Some(today)) if header.status == "checked" => dispensing_blockers(
+    let copy = crate::copies::originals::view(c, pharmacy_id, rx_id, today)?;
+    let blockers = match (&eps, &copy, today) {
+        (Some(e), _, Some(today)) if header.status == "checked" => dispensing_blockers(
             &e.issue_type,
             signature_verdict(&e.signature()),
             e.valid_until,
             today,
         ),
+        // A paper prescription's copy: no electronic signature; 使用期限 applies.
+        (None, Some(cp), Some(today)) if header.status == "checked" => {
+            dispensing_blockers("2", Ok(()), cp.valid_until, today)
+        }
         _ => Vec::new(),
     };
+    let handover_blockers = handover_blockers(&header, copy.as_ref());
     Ok(Prescription {
         header,
         items,
@@ -417,6 +505,8 @@ pub(crate) fn load_on(
         blockers,
         dispensed,
         eps: eps.as_ref().map(EpsRecord::view),
+        copy,
+        handover_blockers,
         timeline: Vec::new(),
     })
 }

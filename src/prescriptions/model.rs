@@ -81,6 +81,10 @@ pub struct Header {
     pub created_at: NaiveDateTime,
     /// Why it was cancelled or rejected.
     pub closed_reason: Option<String>,
+    /// 交付: when the drugs were handed over, and by whom.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub handed_over_at: Option<NaiveDateTime>,
+    pub handed_over_by: Option<String>,
 }
 
 /// What was given for one item (調剤実績).
@@ -224,6 +228,11 @@ pub struct Prescription {
     pub dispensed: Vec<DispensedRow>,
     /// The national service's side, for e-prescriptions.
     pub eps: Option<EpsView>,
+    /// The copy and its original, for prescriptions received as fax / e-mail copies.
+    pub copy: Option<crate::copies::originals::CopyView>,
+    /// What stops the handover (交付) now, in words (e.g. a narcotic whose original
+    /// has not arrived).
+    pub handover_blockers: Vec<String>,
     /// History, oldest first (filled when one prescription is read).
     pub timeline: Vec<TimelineEntry>,
 }

@@ -75,18 +75,29 @@ fn unsafe_method(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The CSRF token a request presents: the `X-CSRF-Token` header, or the
-/// `csrf_token` field of a urlencoded form (the body is read and put back).
+/// The CSRF token a request presents: the `X-CSRF-Token` header, the
+/// `csrf_token` field of a urlencoded form (the body is read and put back), or the
+/// `csrf_token` query parameter of a multipart upload.
 async fn presented_csrf(req: &mut ServiceRequest) -> Option<String> {
     if let Some(h) = req.headers().get("x-csrf-token") {
         return h.to_str().ok().map(str::to_string);
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or_default()
+        .to_string();
+    // File uploads (multipart) carry the token in the form's action URL: the
+    // body may be large and is streamed to the handler unread.
+    if content_type.starts_with("multipart/form-data") {
+        return serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v);
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
         return None;
     }
     let body = req.extract::<web::Bytes>().await.ok()?;

@@ -1,6 +1,7 @@
 //! The HTTP side: application state, middleware, extractors, page rendering, and
 //! the server itself (plain HTTP on localhost, or TLS 1.2+/1.3 with rustls).
 
+pub mod copy_pages;
 pub mod extract;
 pub mod idempotency;
 pub mod middleware;

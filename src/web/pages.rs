@@ -478,6 +478,8 @@ pub struct ClinicForm {
     pub email: String,
     pub email_allowed: Option<String>,
     pub notes: String,
+    #[serde(default)]
+    pub sender_addresses: String,
     pub version: i32,
 }
 

@@ -98,6 +98,19 @@ impl AppState {
         }
     }
 
+    /// What dispensing needs from configuration.
+    pub fn dispense_settings(&self) -> crate::prescriptions::DispenseSettings {
+        crate::prescriptions::DispenseSettings {
+            result_dead_after: self.outbox.dead_after,
+            originals: self.settings.raw.copies.original_policy(),
+        }
+    }
+
+    /// The file store for copies and originals.
+    pub fn file_store(&self) -> crate::copies::FileStore {
+        crate::copies::FileStore::new(&self.settings.raw.copies.files_dir)
+    }
+
     /// Session time limits from configuration.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -111,6 +111,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub pool: Pool,
     pub db: TestDb,
+    /// The copies file store.
+    pub files: tempfile::TempDir,
     server: actix_web::dev::ServerHandle,
 }
 
@@ -130,8 +132,13 @@ impl TestApp {
     /// Spawns the app with extra configuration (as environment-style overrides).
     pub async fn spawn_with(opts: Options) -> TestApp {
         let db = TestDb::new();
+        let files = tempfile::tempdir().expect("files dir");
         let mut env: Vec<(String, String)> = vec![
             ("PHARMACY__DATABASE__URL".into(), db.url.clone()),
+            (
+                "PHARMACY__COPIES__FILES_DIR".into(),
+                files.path().display().to_string(),
+            ),
             ("PHARMACY__SERVER__COOKIE_SECURE".into(), "false".into()),
             ("PHARMACY__DATABASE__POOL_SIZE".into(), "4".into()),
         ];
@@ -181,6 +188,7 @@ impl TestApp {
             clock,
             pool,
             db,
+            files,
             server: handle,
         }
     }

@@ -12,6 +12,7 @@ mod auth;
 mod checks;
 mod cli;
 mod clinics;
+mod copies;
 mod http;
 mod notices;
 mod patients;

@@ -241,9 +241,9 @@ pub async fn dispense(
             .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
     };
     let ctx = s.ctx;
-    let dead_after = state.outbox.dead_after;
+    let settings = state.dispense_settings();
     let p = state
-        .db(move |conn| prescriptions::dispense(conn, &ctx, &pid, &id, &input, dead_after))
+        .db(move |conn| prescriptions::dispense(conn, &ctx, &pid, &id, &input, &settings))
         .await?;
     Ok(HttpResponse::Ok().json(p))
 }

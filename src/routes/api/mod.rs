@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod clinical;
 pub mod clinics;
+pub mod copies;
 pub mod eps;
 pub mod notices;
 pub mod patients;
@@ -127,6 +128,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(clinical::resolve_finding),
             )
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/dispense", web::post().to(clinical::dispense))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/handover", web::post().to(copies::hand_over))
+            .route("/pharmacies/{pharmacy_id}/copies/mail", web::post().to(copies::receive_mail))
+            .route("/pharmacies/{pharmacy_id}/copies/upload", web::post().to(copies::upload))
+            .route("/pharmacies/{pharmacy_id}/copies", web::get().to(copies::list))
+            .route("/pharmacies/{pharmacy_id}/copies/{copy_id}", web::get().to(copies::get))
+            .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/raw", web::get().to(copies::raw))
+            .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/files/{position}", web::get().to(copies::file))
+            .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/decision", web::post().to(copies::decide))
+            .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/transcribe", web::post().to(copies::transcribe))
+            .route("/copies/symbol", web::post().to(copies::read_symbol))
+            .route("/pharmacies/{pharmacy_id}/originals", web::get().to(copies::awaited))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original", web::post().to(copies::register_original))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/storage", web::put().to(copies::set_storage))
+            .route(
+                "/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/discrepancies/{discrepancy_id}/resolve",
+                web::post().to(copies::resolve_discrepancy),
+            )
+            .route("/pharmacies/{pharmacy_id}/tasks", web::get().to(copies::tasks_open))
+            .route("/pharmacies/{pharmacy_id}/tasks/{task_id}/done", web::post().to(copies::task_done))
                         .route(
                 "/pharmacies/{pharmacy_id}/clinics",
                 web::get().to(clinics::list),

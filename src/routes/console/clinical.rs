@@ -324,9 +324,9 @@ pub async fn dispense(
     let (pid, id) = path.into_inner();
     let input = dispense_input(&form.into_inner());
     let (ctx, p2, id2) = (s.ctx.clone(), pid.clone(), id.clone());
-    let dead_after = state.outbox.dead_after;
+    let settings = state.dispense_settings();
     state
-        .db(move |conn| prescriptions::dispense(conn, &ctx, &p2, &id2, &input, dead_after))
+        .db(move |conn| prescriptions::dispense(conn, &ctx, &p2, &id2, &input, &settings))
         .await?;
     Ok(see_other(&format!("/p/{pid}/prescriptions/{id}")))
 }

@@ -23,6 +23,7 @@ impl ClinicForm {
             email: opt(&self.email),
             email_allowed: self.email_allowed.is_some(),
             notes: opt(&self.notes),
+            sender_addresses: opt(&self.sender_addresses),
         }
     }
 
@@ -35,6 +36,7 @@ impl ClinicForm {
             email: c.email.clone().unwrap_or_default(),
             email_allowed: c.email_allowed.then(|| "on".to_string()),
             notes: c.notes.clone(),
+            sender_addresses: c.sender_addresses.clone(),
             version: c.version,
         }
     }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod clinical;
 pub mod clinics;
+pub mod copies;
 pub mod eps;
 pub mod notices;
 pub mod patients;
@@ -107,6 +108,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(clinics::update),
         )
         .route("/p/{pharmacy_id}/drugs", web::get().to(clinical::drugs))
+        .route("/p/{pharmacy_id}/copies", web::get().to(copies::list))
+        .route("/p/{pharmacy_id}/copies/upload", web::post().to(copies::upload))
+        .route("/p/{pharmacy_id}/copies/{copy_id}", web::get().to(copies::detail))
+        .route("/p/{pharmacy_id}/copies/{copy_id}/transcribe", web::post().to(copies::transcribe))
+        .route("/p/{pharmacy_id}/copies/{copy_id}/decision", web::post().to(copies::decide))
+        .route("/p/{pharmacy_id}/copies/{copy_id}/files/{position}", web::get().to(copies::file))
+        .route("/p/{pharmacy_id}/originals", web::get().to(copies::awaited))
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original", web::get().to(copies::original))
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original", web::post().to(copies::register_original))
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original/storage", web::post().to(copies::storage))
+        .route(
+            "/p/{pharmacy_id}/prescriptions/{rx_id}/original/discrepancies/{discrepancy_id}/resolve",
+            web::post().to(copies::resolve),
+        )
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/handover", web::post().to(copies::hand_over))
+        .route("/p/{pharmacy_id}/tasks", web::get().to(copies::tasks))
+        .route("/p/{pharmacy_id}/tasks/{task_id}/done", web::post().to(copies::task_done))
         .route("/p/{pharmacy_id}/eps", web::get().to(eps::desk))
         .route("/p/{pharmacy_id}/eps/accept", web::post().to(eps::accept))
         .route(
