@@ -5,6 +5,7 @@
 //! and the overdue sweep that asks clinics for missing originals.
 
 pub mod files;
+pub mod images;
 pub mod ingest;
 pub mod originals;
 pub mod overdue;
@@ -380,4 +381,43 @@ pub fn decide(
         )?;
         detail(c, pharmacy_id, id)
     })
+}
+
+/// The texts of the 2D symbols (QR codes) that can be read from a copy's images
+/// (PDF pages are not rasterised; a code scanner reads those). Audited read.
+pub fn symbols_in_files(
+    conn: &mut DbConnection,
+    store: &FileStore,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    id: &str,
+) -> Result<Vec<String>, CopyError> {
+    crate::authz::require::<CopyError>(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::ReadPatients,
+        "copy.symbol_read",
+        Some(("copy", id)),
+    )?;
+    let d = detail(conn, pharmacy_id, id)?;
+    let mut found = Vec::new();
+    for a in &d.attachments {
+        let Some(kind) = crate::domain::mail::CopyFileKind::from_media_type(&a.media_type) else {
+            continue;
+        };
+        let bytes = store
+            .get(&a.sha256)
+            .map_err(|e| CopyError::Storage(e.to_string()))?
+            .ok_or_else(|| CopyError::Storage(format!("file {} is missing", a.sha256)))?;
+        found.extend(images::read_symbols(kind, &bytes));
+    }
+    audit::record_alone(
+        conn,
+        ctx,
+        Event::ok(Some(pharmacy_id), "copy.symbol_read")
+            .subject("copy", id)
+            .detail(format!("symbols found: {}", found.len())),
+    )?;
+    Ok(found)
 }

@@ -71,6 +71,17 @@ impl CopyFileKind {
         }
     }
 
+    /// From a stored media type.
+    pub fn from_media_type(m: &str) -> Option<CopyFileKind> {
+        Some(match m {
+            "application/pdf" => CopyFileKind::Pdf,
+            "image/tiff" => CopyFileKind::Tiff,
+            "image/png" => CopyFileKind::Png,
+            "image/jpeg" => CopyFileKind::Jpeg,
+            _ => return None,
+        })
+    }
+
     /// The media type served for it.
     pub fn media_type(self) -> &'static str {
         match self {

@@ -70,6 +70,7 @@ use super::api;
         api::copies::list,
         api::copies::get,
         api::copies::raw,
+        api::copies::symbols,
         api::copies::file,
         api::copies::decide,
         api::copies::read_symbol,

@@ -1031,3 +1031,97 @@ async fn simultaneous_redeliveries_store_one_copy() {
     assert_eq!(ids.len(), 1);
     assert_eq!(count(&s.app, "prescription_copies"), 1);
 }
+
+/// A QR code of `data` as a PNG, the way a scanned copy shows its 2D symbol.
+fn qr_png(data: &[u8]) -> Vec<u8> {
+    let code = qrcode::QrCode::new(data).unwrap();
+    let (width, colors, scale) = (code.width(), code.to_colors(), 3usize);
+    let size = ((width + 8) * scale) as u32;
+    let img = image::GrayImage::from_fn(size, size, |x, y| {
+        let (mx, my) = (x as usize / scale, y as usize / scale);
+        let dark = (4..width + 4).contains(&mx)
+            && (4..width + 4).contains(&my)
+            && colors[(my - 4) * width + (mx - 4)] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[actix_web::test]
+async fn the_symbol_is_read_from_a_scanned_image_and_faxes_display_as_png() {
+    let s = setup().await;
+    let text = symbol(&s.app);
+    let sjis = encoding_rs::SHIFT_JIS.encode(&text).0.into_owned();
+    let r = post_raw(
+        &s.clerk,
+        &format!(
+            "/api/v1/pharmacies/{}/copies/upload?filename=scan.png&clinic_id={}",
+            s.pid, s.clinic
+        ),
+        "image/png",
+        qr_png(&sjis),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let copy = r.json()["id"].as_str().unwrap().to_string();
+    let found = s
+        .pharm
+        .get(&format!(
+            "/api/v1/pharmacies/{}/copies/{copy}/symbols",
+            s.pid
+        ))
+        .await
+        .json();
+    assert_eq!(
+        found[0].as_str().unwrap().replace("\r\n", "\n"),
+        text.trim_end().replace("\r\n", "\n") + "\n"
+    );
+    // The console's button fills the form from the image.
+    let page = s
+        .pharm
+        .get(&format!("/p/{}/copies/{copy}", s.pid))
+        .await
+        .text();
+    let r = s
+        .pharm
+        .post_form(
+            &format!("/p/{}/copies/{copy}/transcribe", s.pid),
+            &[
+                ("csrf_token", &form_token(&page)),
+                ("action", "image_symbol"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("value=\"内科 一郎\""), "{}", r.text());
+
+    // A fax TIFF (what gateways send) is shown as PNG in the viewer.
+    let mut tiff = Vec::new();
+    image::GrayImage::from_fn(16, 16, |x, y| image::Luma([((x + y) * 8) as u8]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut tiff),
+            image::ImageFormat::Tiff,
+        )
+        .unwrap();
+    let r = post_raw(
+        &s.clerk,
+        &format!(
+            "/api/v1/pharmacies/{}/copies/upload?filename=fax.tif&clinic_id={}",
+            s.pid, s.clinic
+        ),
+        "image/tiff",
+        tiff,
+    )
+    .await;
+    let fax = r.json()["id"].as_str().unwrap().to_string();
+    let r = s
+        .pharm
+        .get(&format!("/p/{}/copies/{fax}/files/0?display=png", s.pid))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type").as_deref(), Some("image/png"));
+    assert!(r.body.starts_with(b"\x89PNG"));
+}

@@ -214,6 +214,23 @@ pub async fn file(
     Ok(file_response(&name, &media, bytes))
 }
 
+/// The texts of the 2D symbols read from a copy's images (PNG, JPEG, TIFF).
+#[utoipa::path(get, path = "/api/v1/pharmacies/{pharmacy_id}/copies/{copy_id}/symbols", tag = "copies",
+    params(("pharmacy_id" = String, Path), ("copy_id" = String, Path)),
+    responses((status = 200, body = [String])))]
+pub async fn symbols(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, id) = path.into_inner();
+    let (ctx, store) = (s.ctx, state.file_store());
+    let found = state
+        .db(move |conn| copies::symbols_in_files(conn, &store, &ctx, &pid, &id))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
 /// A triage decision.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]

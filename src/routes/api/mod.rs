@@ -134,6 +134,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/copies", web::get().to(copies::list))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}", web::get().to(copies::get))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/raw", web::get().to(copies::raw))
+            .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/symbols", web::get().to(copies::symbols))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/files/{position}", web::get().to(copies::file))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/decision", web::post().to(copies::decide))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/transcribe", web::post().to(copies::transcribe))

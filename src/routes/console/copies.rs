@@ -244,6 +244,38 @@ pub async fn transcribe(
             };
             copy_page(&state, &s, &pid, &id, Some(f), error, errors, (None, None)).await
         }
+        "image_symbol" => {
+            let (ctx, store, p2, id2) =
+                (s.ctx.clone(), state.file_store(), pid.clone(), id.clone());
+            let found = state
+                .db(move |conn| copies::symbols_in_files(conn, &store, &ctx, &p2, &id2))
+                .await?;
+            let filled = found
+                .iter()
+                .find_map(|t| TranscriptionInput::from_symbol(t).ok());
+            let error = match filled {
+                Some(i) => {
+                    f.symbol = i.symbol.clone().unwrap_or_default();
+                    f.fill_from(&i);
+                    None
+                }
+                None if found.is_empty() => Some(
+                    "画像から2次元シンボルを読み取れませんでした。コードリーダーで読み取ってください (no symbol found)".to_string(),
+                ),
+                None => Some("読み取った2次元シンボルの内容を処方箋として読めません (symbol unreadable)".to_string()),
+            };
+            copy_page(
+                &state,
+                &s,
+                &pid,
+                &id,
+                Some(f),
+                error,
+                FieldErrors::new(),
+                (None, None),
+            )
+            .await
+        }
         "patient_search" => {
             let q = Some(f.patient_q.clone());
             copy_page(
@@ -370,17 +402,31 @@ pub async fn decide(
     }
 }
 
-/// A file of a copy, inline for the viewer.
+/// A file of a copy, inline for the viewer; `?display=png` shows a TIFF (fax) page
+/// as PNG, which every browser can display.
 pub async fn file(
     state: web::Data<AppState>,
     s: StaffPage,
     path: web::Path<(String, String, i32)>,
+    q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let (pid, id, pos) = path.into_inner();
     let (ctx, store) = (s.ctx, state.file_store());
     let (name, media, bytes) = state
         .db(move |conn| copies::file(conn, &store, &ctx, &pid, &id, pos))
         .await?;
+    if media == "image/tiff" && q.get("display").is_some_and(|d| d == "png") {
+        if let Some(png) = web::block(move || copies::images::tiff_as_png(&bytes))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+        {
+            return Ok(file_response(&format!("{name}.png"), "image/png", png));
+        }
+        return Err(AppError::Unavailable(
+            "このTIFFは表示用に変換できません。ファイルを開いてください (cannot convert)".into(),
+        )
+        .into());
+    }
     Ok(file_response(&name, &media, bytes))
 }
 
