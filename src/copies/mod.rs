@@ -9,6 +9,7 @@ pub mod images;
 pub mod ingest;
 pub mod originals;
 pub mod overdue;
+pub mod record;
 pub mod transcribe;
 
 use chrono::NaiveDateTime;

@@ -152,7 +152,7 @@ pub fn open(
         "task.listed",
         None,
     )?;
-    Ok(staff_tasks::table
+    let rows = staff_tasks::table
         .filter(staff_tasks::pharmacy_id.eq(pharmacy_id))
         .filter(staff_tasks::done_at.is_null())
         .order((
@@ -162,7 +162,14 @@ pub fn open(
         ))
         .limit(500)
         .select(StaffTask::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    // Titles carry patients' initials and dates: the read is audited.
+    audit::record_alone(
+        conn,
+        ctx,
+        Event::ok(Some(pharmacy_id), "task.listed").detail(format!("{} open", rows.len())),
+    )?;
+    Ok(rows)
 }
 
 /// Marks a task done with a note of what was done.

@@ -15,6 +15,7 @@ mod clinics;
 mod copies;
 mod http;
 mod notices;
+mod originals;
 mod patients;
 mod storage;
 mod users;

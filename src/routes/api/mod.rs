@@ -7,6 +7,7 @@ pub mod clinics;
 pub mod copies;
 pub mod eps;
 pub mod notices;
+pub mod originals;
 pub mod patients;
 pub mod pharmacies;
 pub mod session;
@@ -128,7 +129,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(clinical::resolve_finding),
             )
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/dispense", web::post().to(clinical::dispense))
-            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/handover", web::post().to(copies::hand_over))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/handover", web::post().to(originals::hand_over))
             .route("/pharmacies/{pharmacy_id}/copies/mail", web::post().to(copies::receive_mail))
             .route("/pharmacies/{pharmacy_id}/copies/upload", web::post().to(copies::upload))
             .route("/pharmacies/{pharmacy_id}/copies", web::get().to(copies::list))
@@ -139,15 +140,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/decision", web::post().to(copies::decide))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/transcribe", web::post().to(copies::transcribe))
             .route("/copies/symbol", web::post().to(copies::read_symbol))
-            .route("/pharmacies/{pharmacy_id}/originals", web::get().to(copies::awaited))
-            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original", web::post().to(copies::register_original))
-            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/storage", web::put().to(copies::set_storage))
+            .route("/pharmacies/{pharmacy_id}/originals", web::get().to(originals::awaited))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original", web::post().to(originals::register_original))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/storage", web::put().to(originals::set_storage))
             .route(
                 "/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/discrepancies/{discrepancy_id}/resolve",
-                web::post().to(copies::resolve_discrepancy),
+                web::post().to(originals::resolve_discrepancy),
             )
-            .route("/pharmacies/{pharmacy_id}/tasks", web::get().to(copies::tasks_open))
-            .route("/pharmacies/{pharmacy_id}/tasks/{task_id}/done", web::post().to(copies::task_done))
+            .route("/pharmacies/{pharmacy_id}/tasks", web::get().to(originals::tasks_open))
+            .route("/pharmacies/{pharmacy_id}/tasks/{task_id}/done", web::post().to(originals::task_done))
                         .route(
                 "/pharmacies/{pharmacy_id}/clinics",
                 web::get().to(clinics::list),

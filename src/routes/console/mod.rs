@@ -8,6 +8,7 @@ pub mod clinics;
 pub mod copies;
 pub mod eps;
 pub mod notices;
+pub mod originals;
 pub mod patients;
 
 use actix_web::{http::header, web, HttpResponse};
@@ -114,17 +115,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/p/{pharmacy_id}/copies/{copy_id}/transcribe", web::post().to(copies::transcribe))
         .route("/p/{pharmacy_id}/copies/{copy_id}/decision", web::post().to(copies::decide))
         .route("/p/{pharmacy_id}/copies/{copy_id}/files/{position}", web::get().to(copies::file))
-        .route("/p/{pharmacy_id}/originals", web::get().to(copies::awaited))
-        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original", web::get().to(copies::original))
-        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original", web::post().to(copies::register_original))
-        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original/storage", web::post().to(copies::storage))
+        .route("/p/{pharmacy_id}/originals", web::get().to(originals::awaited))
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original", web::get().to(originals::original))
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original", web::post().to(originals::register_original))
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/original/storage", web::post().to(originals::storage))
         .route(
             "/p/{pharmacy_id}/prescriptions/{rx_id}/original/discrepancies/{discrepancy_id}/resolve",
-            web::post().to(copies::resolve),
+            web::post().to(originals::resolve),
         )
-        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/handover", web::post().to(copies::hand_over))
-        .route("/p/{pharmacy_id}/tasks", web::get().to(copies::tasks))
-        .route("/p/{pharmacy_id}/tasks/{task_id}/done", web::post().to(copies::task_done))
+        .route("/p/{pharmacy_id}/prescriptions/{rx_id}/handover", web::post().to(originals::hand_over))
+        .route("/p/{pharmacy_id}/tasks", web::get().to(originals::tasks))
+        .route("/p/{pharmacy_id}/tasks/{task_id}/done", web::post().to(originals::task_done))
         .route("/p/{pharmacy_id}/eps", web::get().to(eps::desk))
         .route("/p/{pharmacy_id}/eps/accept", web::post().to(eps::accept))
         .route(
