@@ -412,3 +412,16 @@ impl From<crate::tasks::TaskError> for AppError {
         }
     }
 }
+
+impl From<crate::guidance::GuidanceError> for AppError {
+    fn from(e: crate::guidance::GuidanceError) -> Self {
+        use crate::guidance::GuidanceError as G;
+        match e {
+            G::Invalid(f) => AppError::Validation(f),
+            G::NotFound => AppError::NotFound(e.to_string()),
+            G::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            G::SlotTaken | G::WrongState(_) => AppError::Conflict(e.to_string()),
+            G::Db(d) => d.into(),
+        }
+    }
+}

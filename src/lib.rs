@@ -24,6 +24,7 @@ pub mod domain;
 pub mod drugs;
 pub mod eps;
 pub mod error;
+pub mod guidance;
 pub mod housekeeping;
 pub mod jobs;
 pub mod medications;

@@ -562,6 +562,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    guidance_settings (pharmacy_id) {
+        pharmacy_id -> Text,
+        slot_minutes -> Integer,
+        buffer_minutes -> Integer,
+        qualification_url -> Text,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pharmacist_hours (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        weekday -> Integer,
+        start_time -> Text,
+        end_time -> Text,
+    }
+}
+
+diesel::table! {
+    pharmacist_exceptions (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        day -> Date,
+        closed -> Bool,
+        start_time -> Nullable<Text>,
+        end_time -> Nullable<Text>,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    guidance_sessions (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        pharmacist_id -> Text,
+        patient_id -> Text,
+        prescription_id -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        buffer_minutes -> Integer,
+        status -> Text,
+        booked_by -> Text,
+        cancel_reason -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    guidance_slot_claims (pharmacist_id, block_start) {
+        pharmacist_id -> Text,
+        block_start -> Timestamp,
+        pharmacy_id -> Text,
+        session_id -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     pharmacies,
     users,
@@ -595,4 +658,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     original_discrepancies,
     original_requests,
     staff_tasks,
+    guidance_settings,
+    pharmacist_hours,
+    pharmacist_exceptions,
+    guidance_sessions,
+    guidance_slot_claims,
 );

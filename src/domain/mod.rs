@@ -9,6 +9,7 @@ pub mod dispensing;
 pub mod drug_master;
 pub mod eps;
 pub mod fields;
+pub mod guidance;
 pub mod ics;
 pub mod insurance;
 pub mod mail;

@@ -5,6 +5,7 @@ mod common;
 mod drugs;
 mod eps;
 mod eps_flow;
+mod guidance;
 mod smtp;
 
 mod audit_chain;

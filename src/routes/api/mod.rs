@@ -6,6 +6,7 @@ pub mod clinical;
 pub mod clinics;
 pub mod copies;
 pub mod eps;
+pub mod guidance;
 pub mod notices;
 pub mod originals;
 pub mod patients;
@@ -140,6 +141,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/decision", web::post().to(copies::decide))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/transcribe", web::post().to(copies::transcribe))
             .route("/copies/symbol", web::post().to(copies::read_symbol))
+            .route("/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/hours", web::put().to(guidance::set_hours))
+            .route("/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/exceptions", web::post().to(guidance::add_exception))
+            .route("/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/slots", web::get().to(guidance::slots))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions", web::post().to(guidance::book))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/cancel", web::post().to(guidance::cancel))
             .route("/pharmacies/{pharmacy_id}/originals", web::get().to(originals::awaited))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original", web::post().to(originals::register_original))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/storage", web::put().to(originals::set_storage))

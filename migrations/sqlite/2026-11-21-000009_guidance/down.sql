@@ -1,0 +1,5 @@
+DROP TABLE guidance_slot_claims;
+DROP TABLE guidance_sessions;
+DROP TABLE pharmacist_exceptions;
+DROP TABLE pharmacist_hours;
+DROP TABLE guidance_settings;

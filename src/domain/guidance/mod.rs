@@ -1,0 +1,8 @@
+//! Online medication guidance (オンライン服薬指導, DOMAIN.md §4 and §6): pharmacists'
+//! availability and slots, the online-qualification consent window that follows the
+//! booking, reminder times, signed patient links, and the first-visit review rule.
+
+pub mod availability;
+pub mod consent;
+pub mod link;
+pub mod reminders;

@@ -1,0 +1,170 @@
+//! Online guidance scheduling through the real app: hours, slots, booking under
+//! contention, cancelling.
+
+use chrono::{Datelike, Duration};
+use pharmacy::clock::Clock;
+use pharmacy::domain::role::Role;
+use serde_json::json;
+
+use crate::common::TestApp;
+
+/// The next Monday (Japan time) at least two days ahead.
+fn next_monday(app: &TestApp) -> chrono::NaiveDate {
+    let mut d =
+        pharmacy::context::jst(app.clock.now().naive_utc()).date_naive() + Duration::days(2);
+    while d.weekday() != chrono::Weekday::Mon {
+        d += Duration::days(1);
+    }
+    d
+}
+
+#[actix_web::test]
+async fn twenty_concurrent_bookings_of_one_slot_give_exactly_one_session() {
+    let app = TestApp::spawn().await;
+    let pid = app.pharmacy("1341234567", "さくら薬局");
+    let ph = app.user(&pid, "pharm1", Role::Pharmacist);
+    let secret = app.enable_totp(&ph);
+    app.user(&pid, "clerk1", Role::Clerk);
+    app.user(&pid, "courier1", Role::Courier);
+    let patient = app.patient(&pid, "山田 太郎", "ヤマダ タロウ");
+    let pharm = app.signed_in("pharm1", Some(&secret)).await;
+    let api = format!("/api/v1/pharmacies/{pid}/guidance");
+
+    // The pharmacist publishes Monday hours; bad ranges are refused.
+    let r = pharm
+        .put_json(
+            &format!("{api}/pharmacists/{ph}/hours"),
+            json!([{"weekday": 1, "start": "10:00", "end": "09:00"}]),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let r = pharm
+        .put_json(
+            &format!("{api}/pharmacists/{ph}/hours"),
+            json!([{"weekday": 1, "start": "09:00", "end": "10:00"}]),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let day = next_monday(&app);
+    let slots = pharm
+        .get(&format!("{api}/pharmacists/{ph}/slots?date={day}"))
+        .await
+        .json();
+    let starts: Vec<&str> = slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 3, "{slots}");
+    assert!(starts[0].ends_with("09:00:00"));
+
+    // Twenty clerks' clients book the 09:20 slot at once.
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        clients.push(app.signed_in("clerk1", None).await);
+    }
+    let body = json!({"pharmacist_id": ph, "patient_id": patient, "start": format!("{day}T09:20")});
+    let path = format!("{api}/sessions");
+    let results =
+        futures_util::future::join_all(clients.iter().map(|c| c.post_json(&path, body.clone())))
+            .await;
+    let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    let session = results.iter().find(|r| r.status == 201).unwrap().json();
+
+    // An overlapping start (09:25, inside the session) is refused too; the slot list
+    // no longer offers 09:20, and 09:00 stays (its buffer ends at 09:20).
+    let clerk = &clients[0];
+    let r = clerk
+        .post_json(
+            &path,
+            json!({"pharmacist_id": ph, "patient_id": patient, "start": format!("{day}T09:25")}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    let slots = clerk
+        .get(&format!("{api}/pharmacists/{ph}/slots?date={day}"))
+        .await
+        .json();
+    let starts: Vec<String> = slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap()[11..16].to_string())
+        .collect();
+    assert_eq!(starts, ["09:00", "09:40"]);
+    // Outside hours, in the past, an unknown patient: 422.
+    for (start, who) in [
+        (format!("{day}T11:00"), patient.clone()),
+        ("2020-01-06T09:00".to_string(), patient.clone()),
+        (format!("{day}T09:40"), "nobody".to_string()),
+    ] {
+        let r = clerk
+            .post_json(
+                &path,
+                json!({"pharmacist_id": ph, "patient_id": who, "start": start}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{start}: {}", r.text());
+    }
+    // Cancelling needs a reason and frees the slot.
+    let sid = session["id"].as_str().unwrap();
+    assert_eq!(
+        clerk
+            .post_json(&format!("{path}/{sid}/cancel"), json!({"reason": ""}))
+            .await
+            .status,
+        422
+    );
+    let r = clerk
+        .post_json(
+            &format!("{path}/{sid}/cancel"),
+            json!({"reason": "患者都合"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "cancelled");
+    assert_eq!(
+        clerk
+            .post_json(&format!("{path}/{sid}/cancel"), json!({"reason": "again"}))
+            .await
+            .status,
+        409
+    );
+    let r = clerk
+        .post_json(
+            &path,
+            json!({"pharmacist_id": ph, "patient_id": patient, "start": format!("{day}T09:20")}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // A holiday closes the day.
+    let r = pharm
+        .post_json(
+            &format!("{api}/pharmacists/{ph}/exceptions"),
+            json!({"day": day.to_string(), "closed": true, "reason": "祝日"}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert!(clerk
+        .get(&format!("{api}/pharmacists/{ph}/slots?date={day}"))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Couriers cannot book.
+    let courier = app.signed_in("courier1", None).await;
+    assert_eq!(courier.post_json(&path, body).await.status, 403);
+    assert!(!app.audit("guidance.booked").is_empty());
+}
