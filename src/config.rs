@@ -45,6 +45,7 @@ pub struct Settings {
     pub checks: CheckSettings,
     pub eps: EpsSettings,
     pub copies: CopySettings,
+    pub guidance: GuidanceSettings,
     pub log: LogSettings,
 }
 
@@ -93,6 +94,26 @@ impl CopySettings {
             due_days: self.original_due_days,
             escalate_days: self.original_escalate_days,
             repeat_days: self.original_request_repeat_days,
+        }
+    }
+}
+
+/// `[guidance]`: online guidance reminders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuidanceSettings {
+    pub reminder_week_before: bool,
+    pub reminder_day_before: bool,
+    pub reminder_minutes_before: i64,
+}
+
+impl GuidanceSettings {
+    /// The reminder policy.
+    pub fn reminders(&self) -> crate::domain::guidance::reminders::ReminderPolicy {
+        crate::domain::guidance::reminders::ReminderPolicy {
+            week_before: self.reminder_week_before,
+            day_before: self.reminder_day_before,
+            minutes_before: self.reminder_minutes_before.clamp(0, 24 * 60),
         }
     }
 }

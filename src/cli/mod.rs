@@ -257,6 +257,26 @@ pub fn migrate(settings: &Validated) -> CliResult<Pool> {
 /// Serves `state` on the configured address until stopped, with housekeeping.
 pub fn run_server(state: AppState, listener: TcpListener) -> CliResult<()> {
     actix_web::rt::System::new().block_on(async move {
+        let reminders = state.clone();
+        actix_web::rt::spawn(async move {
+            // Guidance reminders are due to the minute.
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let (now, outbox) = (reminders.clock.now(), reminders.outbox.clone());
+                match reminders
+                    .db(move |conn| {
+                        crate::guidance::notify::send_due_reminders(conn, now, &outbox)
+                            .map_err(crate::error::AppError::from)
+                    })
+                    .await
+                {
+                    Ok(n) if n > 0 => tracing::info!(sent = n, "guidance reminders"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "guidance reminders failed"),
+                }
+            }
+        });
         let housekeeping = state.clone();
         actix_web::rt::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));

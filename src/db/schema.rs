@@ -625,6 +625,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    guidance_reminders (pharmacy_id, session_id, kind, starts_at) {
+        pharmacy_id -> Text,
+        session_id -> Text,
+        kind -> Text,
+        starts_at -> Timestamp,
+        due_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        notification_id -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     pharmacies,
     users,
@@ -663,4 +675,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     pharmacist_exceptions,
     guidance_sessions,
     guidance_slot_claims,
+    guidance_reminders,
 );

@@ -4,6 +4,8 @@
 //! occupies, so that a pharmacist can never hold two sessions at once — the
 //! database's key refuses the second of two racing bookings.
 
+pub mod notify;
+
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -21,7 +23,9 @@ use crate::domain::fields::FieldErrors;
 use crate::domain::guidance::availability::{
     blocks, free_slots, within_hours, Exception, SlotRules, Span, WeeklyHours,
 };
+use crate::domain::guidance::reminders::ReminderPolicy;
 use crate::domain::role::Permission;
+use crate::notices::OutboxConfig;
 
 /// Japan is UTC+9 all year; sessions are stored in UTC and shown in Japan time.
 const JST: i64 = 9;
@@ -401,6 +405,8 @@ pub struct Session {
 pub fn book(
     conn: &mut DbConnection,
     ctx: &Ctx,
+    outbox: &OutboxConfig,
+    reminders: &ReminderPolicy,
     pharmacy_id: &str,
     input: &BookingInput,
 ) -> Result<Session, GuidanceError> {
@@ -476,20 +482,23 @@ pub fn book(
                 ))
                 .execute(c)?;
         }
+        let session = guidance_sessions::table
+            .find((pharmacy_id, &id))
+            .select(Session::as_select())
+            .first(c)?;
+        let planned = notify::plan_reminders(c, pharmacy_id, &session, now, reminders)?;
+        let notice = notify::notify(c, ctx, outbox, pharmacy_id, &session, "booked", "", "")?;
         audit::record(
             c,
             ctx,
             Event::ok(Some(pharmacy_id), "guidance.booked")
                 .subject("guidance_session", &id)
                 .detail(format!(
-                    "{} JST, pharmacist {}",
+                    "{} JST, pharmacist {}; reminders {planned}; notice {notice}",
                     span.start, input.pharmacist_id
                 )),
         )?;
-        Ok(guidance_sessions::table
-            .find((pharmacy_id, &id))
-            .select(Session::as_select())
-            .first(c)?)
+        Ok(session)
     });
     match outcome {
         Err(GuidanceError::Db(e)) if is_unique_violation(&e) => Err(GuidanceError::SlotTaken),
@@ -501,6 +510,7 @@ pub fn book(
 pub fn cancel(
     conn: &mut DbConnection,
     ctx: &Ctx,
+    outbox: &OutboxConfig,
     pharmacy_id: &str,
     id: &str,
     reason: &str,
@@ -545,16 +555,142 @@ pub fn cancel(
                 .filter(guidance_slot_claims::session_id.eq(id)),
         )
         .execute(c)?;
+        notify::drop_unsent(c, pharmacy_id, id)?;
+        let session = guidance_sessions::table
+            .find((pharmacy_id, id))
+            .select(Session::as_select())
+            .first(c)?;
+        let notice = notify::notify(
+            c,
+            ctx,
+            outbox,
+            pharmacy_id,
+            &session,
+            "cancelled",
+            "",
+            &reason,
+        )?;
         audit::record(
             c,
             ctx,
             Event::ok(Some(pharmacy_id), "guidance.cancelled")
                 .subject("guidance_session", id)
-                .detail(reason.clone()),
+                .detail(format!("{reason}; notice {notice}")),
         )?;
-        Ok(guidance_sessions::table
+        Ok(session)
+    })
+}
+
+/// Moves a booked session to another start (Japan time), with a reason: the new
+/// blocks are claimed (refused when taken), the old ones freed, reminders planned
+/// for the new time only, and the patient told.
+#[allow(clippy::too_many_arguments)]
+pub fn reschedule(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    outbox: &OutboxConfig,
+    reminders: &ReminderPolicy,
+    pharmacy_id: &str,
+    id: &str,
+    start: &str,
+    reason: &str,
+) -> Result<Session, GuidanceError> {
+    crate::authz::require::<GuidanceError>(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::WritePatients,
+        "guidance.moved",
+        Some(("guidance_session", id)),
+    )?;
+    let reason = crate::domain::text::normalize(reason);
+    if reason.is_empty() {
+        return Err(invalid(
+            "reason",
+            "理由を入力してください (reason required)",
+        ));
+    }
+    let start_local =
+        NaiveDateTime::parse_from_str(start.trim(), "%Y-%m-%dT%H:%M").map_err(|_| {
+            invalid(
+                "start",
+                "開始は YYYY-MM-DDTHH:MM（日本時間） (start as YYYY-MM-DDTHH:MM)",
+            )
+        })?;
+    if to_utc(start_local) <= ctx.now.naive_utc() {
+        return Err(invalid("start", "過去の時刻です (in the past)"));
+    }
+    let now = ctx.now.naive_utc();
+    let outcome = write_transaction(conn, |c| -> Result<Session, GuidanceError> {
+        let old: Session = guidance_sessions::table
             .find((pharmacy_id, id))
             .select(Session::as_select())
-            .first(c)?)
-    })
+            .first(c)
+            .optional()?
+            .ok_or(GuidanceError::NotFound)?;
+        if old.status != "booked" {
+            return Err(GuidanceError::WrongState(
+                "予約中ではありません (not booked)".into(),
+            ));
+        }
+        let r = rules(c, pharmacy_id)?;
+        let span = Span {
+            start: start_local,
+            end: start_local + Duration::minutes(r.slot_minutes),
+        };
+        let (weekly, exceptions) = availability(c, pharmacy_id, &old.pharmacist_id)?;
+        if !within_hours(&span, &weekly, &exceptions) {
+            return Err(invalid(
+                "start",
+                "薬剤師の受付時間外です (outside the pharmacist's hours)",
+            ));
+        }
+        diesel::delete(
+            guidance_slot_claims::table
+                .filter(guidance_slot_claims::pharmacy_id.eq(pharmacy_id))
+                .filter(guidance_slot_claims::session_id.eq(id)),
+        )
+        .execute(c)?;
+        for b in blocks(&span, r.buffer_minutes) {
+            diesel::insert_into(guidance_slot_claims::table)
+                .values((
+                    guidance_slot_claims::pharmacist_id.eq(&old.pharmacist_id),
+                    guidance_slot_claims::block_start.eq(to_utc(b)),
+                    guidance_slot_claims::pharmacy_id.eq(pharmacy_id),
+                    guidance_slot_claims::session_id.eq(id),
+                ))
+                .execute(c)?;
+        }
+        diesel::update(guidance_sessions::table.find((pharmacy_id, id)))
+            .set((
+                guidance_sessions::starts_at.eq(to_utc(span.start)),
+                guidance_sessions::ends_at.eq(to_utc(span.end)),
+                guidance_sessions::buffer_minutes.eq(r.buffer_minutes as i32),
+                guidance_sessions::version.eq(old.version + 1),
+                guidance_sessions::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        let session: Session = guidance_sessions::table
+            .find((pharmacy_id, id))
+            .select(Session::as_select())
+            .first(c)?;
+        let planned = notify::plan_reminders(c, pharmacy_id, &session, now, reminders)?;
+        let notice = notify::notify(c, ctx, outbox, pharmacy_id, &session, "moved", "", &reason)?;
+        audit::record(
+            c,
+            ctx,
+            Event::ok(Some(pharmacy_id), "guidance.moved")
+                .subject("guidance_session", id)
+                .detail(format!(
+                    "{} → {} JST; {reason}; reminders {planned}; notice {notice}",
+                    to_local(old.starts_at),
+                    span.start
+                )),
+        )?;
+        Ok(session)
+    });
+    match outcome {
+        Err(GuidanceError::Db(e)) if is_unique_violation(&e) => Err(GuidanceError::SlotTaken),
+        other => other,
+    }
 }

@@ -170,6 +170,124 @@ pub fn original_request(
     })
 }
 
+/// What a guidance notice says (booking confirmation, reminder, move, cancel).
+#[derive(Debug, Clone)]
+pub struct GuidanceFacts {
+    /// booked, moved, cancelled or reminder
+    pub what: &'static str,
+    /// For reminders: 1週間前 / 前日 / まもなく.
+    pub when_label: String,
+    pub patient_name: String,
+    /// Start, Japan time, e.g. `2026年11月30日(月) 09:20`.
+    pub starts_local: String,
+    pub pharmacist_name: String,
+    /// The pharmacy's マイナ在宅受付Web URL.
+    pub qualification_url: String,
+    /// The patient's signed portal link (may be empty).
+    pub portal_url: String,
+    pub reason: String,
+    /// The calendar entry (booked, moved, cancelled).
+    pub appointment: Option<crate::domain::ics::Appointment>,
+}
+
+#[derive(Template)]
+#[template(path = "email/guidance/subject.txt")]
+struct GuidanceSubject<'a> {
+    letterhead: &'a Letterhead,
+    what: &'a str,
+    when_label: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/guidance/body.txt")]
+struct GuidanceText<'a> {
+    letterhead: &'a Letterhead,
+    what: &'a str,
+    when_label: &'a str,
+    patient_name: &'a str,
+    starts_local: &'a str,
+    pharmacist_name: &'a str,
+    qualification_url: &'a str,
+    portal_url: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/guidance/body.html")]
+struct GuidanceHtml<'a> {
+    letterhead: &'a Letterhead,
+    what: &'a str,
+    when_label: &'a str,
+    patient_name: &'a str,
+    starts_local: &'a str,
+    pharmacist_name: &'a str,
+    qualification_url: &'a str,
+    portal_url: &'a str,
+    reason: &'a str,
+}
+
+/// A guidance notice to the patient, with an `.ics` when the time is set or changed.
+pub fn guidance_notice(
+    letterhead: &Letterhead,
+    f: &GuidanceFacts,
+) -> Result<Rendered, RenderError> {
+    const T: &str = "email/guidance";
+    let kind = match f.what {
+        "booked" => "guidance_booked",
+        "moved" => "guidance_moved",
+        "cancelled" => "guidance_cancelled",
+        _ => "guidance_reminder",
+    };
+    let text = GuidanceText {
+        letterhead,
+        what: f.what,
+        when_label: &f.when_label,
+        patient_name: &f.patient_name,
+        starts_local: &f.starts_local,
+        pharmacist_name: &f.pharmacist_name,
+        qualification_url: &f.qualification_url,
+        portal_url: &f.portal_url,
+        reason: &f.reason,
+    };
+    let html = GuidanceHtml {
+        letterhead,
+        what: f.what,
+        when_label: &f.when_label,
+        patient_name: &f.patient_name,
+        starts_local: &f.starts_local,
+        pharmacist_name: &f.pharmacist_name,
+        qualification_url: &f.qualification_url,
+        portal_url: &f.portal_url,
+        reason: &f.reason,
+    };
+    Ok(Rendered {
+        kind,
+        template: T,
+        subject: render(
+            &GuidanceSubject {
+                letterhead,
+                what: f.what,
+                when_label: &f.when_label,
+            },
+            T,
+        )?
+        .trim()
+        .to_string(),
+        text: render(&text, T)?,
+        html: render(&html, T)?,
+        attachments: f
+            .appointment
+            .as_ref()
+            .map(|a| NewAttachment {
+                filename: "guidance.ics".into(),
+                content_type: "text/calendar; charset=utf-8; method=REQUEST".into(),
+                content: crate::domain::ics::calendar(a).into_bytes(),
+            })
+            .into_iter()
+            .collect(),
+    })
+}
+
 /// Facts a feature may know when it sends a notice, including sensitive ones that
 /// must never appear in it. Used by the privacy check over every template.
 #[derive(Debug, Clone, Default)]
@@ -216,6 +334,20 @@ pub fn every_kind(
 ) -> Result<Vec<Rendered>, RenderError> {
     Ok(vec![
         test_notice(letterhead, "2026-11-21 10:00")?,
+        guidance_notice(
+            letterhead,
+            &GuidanceFacts {
+                what: "booked",
+                when_label: String::new(),
+                patient_name: "山田 太郎".into(),
+                starts_local: "2026年11月30日(月) 09:20".into(),
+                pharmacist_name: "佐藤 花子".into(),
+                qualification_url: "https://example.jp/zaitaku".into(),
+                portal_url: String::new(),
+                reason: String::new(),
+                appointment: None,
+            },
+        )?,
         original_request(
             letterhead,
             "テストクリニック",

@@ -168,3 +168,129 @@ async fn twenty_concurrent_bookings_of_one_slot_give_exactly_one_session() {
     assert_eq!(courier.post_json(&path, body).await.status, 403);
     assert!(!app.audit("guidance.booked").is_empty());
 }
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {sql}"))
+        .get_result::<N>(&mut app.conn())
+        .unwrap()
+        .n
+}
+
+#[actix_web::test]
+async fn reminders_are_sent_once_follow_moves_and_stop_on_cancel() {
+    let app = TestApp::spawn().await;
+    let pid = app.pharmacy("1341234567", "さくら薬局");
+    let ph = app.user(&pid, "pharm1", Role::Pharmacist);
+    let secret = app.enable_totp(&ph);
+    app.user(&pid, "clerk1", Role::Clerk);
+    let patient = app.patient(&pid, "山田 太郎", "ヤマダ タロウ");
+    let pharm = app.signed_in("pharm1", Some(&secret)).await;
+    let api = format!("/api/v1/pharmacies/{pid}/guidance");
+    let week: Vec<_> = (1..=7)
+        .map(|d| json!({"weekday": d, "start": "09:00", "end": "10:00"}))
+        .collect();
+    assert_eq!(
+        pharm
+            .put_json(&format!("{api}/pharmacists/{ph}/hours"), json!(week))
+            .await
+            .status,
+        204
+    );
+    let clerk = app.signed_in("clerk1", None).await;
+    let today = pharmacy::context::jst(app.clock.now().naive_utc()).date_naive();
+    let day = today + Duration::days(10);
+    let r = clerk
+        .post_json(
+            &format!("{api}/sessions"),
+            json!({"pharmacist_id": ph, "patient_id": patient, "start": format!("{day}T09:00")}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sid = r.json()["id"].as_str().unwrap().to_string();
+    // The confirmation carries an .ics; the patient has no e-mail here, so staff
+    // see it as a notice to deliver by hand.
+    assert_eq!(
+        count(&app, "notifications WHERE kind = 'guidance_booked'"),
+        1
+    );
+    assert_eq!(count(&app, "notification_attachments"), 1);
+    // A second session, cancelled: none of its reminders may go out.
+    let r = clerk
+        .post_json(
+            &format!("{api}/sessions"),
+            json!({"pharmacist_id": ph, "patient_id": patient, "start": format!("{day}T09:40")}),
+        )
+        .await;
+    let other = r.json()["id"].as_str().unwrap().to_string();
+    let r = clerk
+        .post_json(
+            &format!("{api}/sessions/{other}/cancel"),
+            json!({"reason": "患者都合"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        count(&app, "notifications WHERE kind = 'guidance_cancelled'"),
+        1
+    );
+    // Moved a day later: reminders for the new time only.
+    let new_day = day + Duration::days(1);
+    let r = clerk
+        .post_json(
+            &format!("{api}/sessions/{sid}/move"),
+            json!({"start": format!("{new_day}T09:20"), "reason": "薬剤師の都合"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        count(&app, "notifications WHERE kind = 'guidance_moved'"),
+        1
+    );
+    assert_eq!(count(&app, "guidance_reminders"), 3);
+
+    let sweep = |app: &TestApp| {
+        pharmacy::guidance::notify::send_due_reminders(
+            &mut app.conn(),
+            app.clock.now(),
+            &app.state.outbox,
+        )
+        .unwrap()
+    };
+    let reminders = |app: &TestApp| count(app, "notifications WHERE kind = 'guidance_reminder'");
+    let start_utc = (new_day.and_hms_opt(9, 20, 0).unwrap() - Duration::hours(9)).and_utc();
+    let to = |app: &TestApp, at: chrono::DateTime<chrono::Utc>| app.advance(at - app.clock.now());
+    assert_eq!(sweep(&app), 0);
+    // The old time's week-before moment passes: nothing.
+    to(&app, start_utc - Duration::days(8) + Duration::minutes(1));
+    assert_eq!(sweep(&app), 0);
+    to(&app, start_utc - Duration::days(7) + Duration::minutes(1));
+    assert_eq!(sweep(&app), 1);
+    assert_eq!(sweep(&app), 0, "never twice");
+    to(&app, start_utc - Duration::days(1) + Duration::minutes(1));
+    assert_eq!(sweep(&app), 1);
+    to(&app, start_utc - Duration::minutes(59));
+    assert_eq!(sweep(&app), 1);
+    to(&app, start_utc + Duration::hours(2));
+    assert_eq!(sweep(&app), 0);
+    assert_eq!(reminders(&app), 3);
+    let body: String = {
+        use diesel::prelude::*;
+        use pharmacy::db::schema::notifications;
+        notifications::table
+            .filter(notifications::kind.eq("guidance_reminder"))
+            .select(notifications::body_text)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert!(
+        body.contains("本人確認書類") && body.contains("09:20"),
+        "{body}"
+    );
+    assert!(!app.audit("guidance.reminder_sent").is_empty());
+}

@@ -1,3 +1,4 @@
+DROP TABLE guidance_reminders;
 DROP TABLE guidance_slot_claims;
 DROP TABLE guidance_sessions;
 DROP TABLE pharmacist_exceptions;

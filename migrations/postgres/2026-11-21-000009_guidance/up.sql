@@ -66,3 +66,17 @@ CREATE TABLE guidance_slot_claims (
     PRIMARY KEY (pharmacist_id, block_start)
 );
 CREATE INDEX guidance_slot_claims_session ON guidance_slot_claims (pharmacy_id, session_id);
+
+-- Reminders of a session at the time it was booked for (a moved session gets new
+-- rows; unsent ones of the old time are removed). Sent exactly once.
+CREATE TABLE guidance_reminders (
+    pharmacy_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    kind TEXT NOT NULL,                   -- week_before, day_before, soon
+    starts_at TIMESTAMP NOT NULL,         -- the session time it is for (UTC)
+    due_at TIMESTAMP NOT NULL,            -- UTC
+    sent_at TIMESTAMP,
+    notification_id TEXT,
+    PRIMARY KEY (pharmacy_id, session_id, kind, starts_at)
+);
+CREATE INDEX guidance_reminders_due ON guidance_reminders (due_at);

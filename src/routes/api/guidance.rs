@@ -88,9 +88,14 @@ pub async fn book(
     body: web::Json<BookingInput>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
-    let (ctx, input) = (s.ctx, body.into_inner());
+    let (ctx, input, outbox, reminders) = (
+        s.ctx,
+        body.into_inner(),
+        state.outbox.clone(),
+        state.settings.raw.guidance.reminders(),
+    );
     let session = state
-        .db(move |conn| guidance::book(conn, &ctx, &pid, &input))
+        .db(move |conn| guidance::book(conn, &ctx, &outbox, &reminders, &pid, &input))
         .await?;
     Ok(HttpResponse::Created().json(session))
 }
@@ -113,9 +118,45 @@ pub async fn cancel(
     body: web::Json<CancelSession>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, id) = path.into_inner();
-    let (ctx, b) = (s.ctx, body.into_inner());
+    let (ctx, b, outbox) = (s.ctx, body.into_inner(), state.outbox.clone());
     let session = state
-        .db(move |conn| guidance::cancel(conn, &ctx, &pid, &id, &b.reason))
+        .db(move |conn| guidance::cancel(conn, &ctx, &outbox, &pid, &id, &b.reason))
+        .await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+/// Moving a session.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct MoveSession {
+    /// New start, Japan time, `YYYY-MM-DDTHH:MM`.
+    pub start: String,
+    pub reason: String,
+}
+
+/// Moves a session (reminders follow the new time; the patient is told).
+#[utoipa::path(post, path = "/api/v1/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/move", tag = "guidance",
+    params(("pharmacy_id" = String, Path), ("session_id" = String, Path)), request_body = MoveSession,
+    responses((status = 200, body = Session), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(String, String)>,
+    body: web::Json<MoveSession>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, id) = path.into_inner();
+    let (ctx, b, outbox, reminders) = (
+        s.ctx,
+        body.into_inner(),
+        state.outbox.clone(),
+        state.settings.raw.guidance.reminders(),
+    );
+    let session = state
+        .db(move |conn| {
+            guidance::reschedule(
+                conn, &ctx, &outbox, &reminders, &pid, &id, &b.start, &b.reason,
+            )
+        })
         .await?;
     Ok(HttpResponse::Ok().json(session))
 }

@@ -146,6 +146,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/slots", web::get().to(guidance::slots))
             .route("/pharmacies/{pharmacy_id}/guidance/sessions", web::post().to(guidance::book))
             .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/cancel", web::post().to(guidance::cancel))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/move", web::post().to(guidance::reschedule))
             .route("/pharmacies/{pharmacy_id}/originals", web::get().to(originals::awaited))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original", web::post().to(originals::register_original))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/storage", web::put().to(originals::set_storage))
