@@ -610,6 +610,7 @@ diesel::table! {
         status -> Text,
         booked_by -> Text,
         cancel_reason -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -634,6 +635,24 @@ diesel::table! {
         due_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         notification_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    portal_link_uses (nonce) {
+        nonce -> Text,
+        pharmacy_id -> Text,
+        session_id -> Text,
+        action -> Text,
+        used_at -> Timestamp,
     }
 }
 
@@ -676,4 +695,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     guidance_sessions,
     guidance_slot_claims,
     guidance_reminders,
+    app_secrets,
+    portal_link_uses,
 );

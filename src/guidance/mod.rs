@@ -5,6 +5,7 @@
 //! database's key refuses the second of two racing bookings.
 
 pub mod notify;
+pub mod portal;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use diesel::prelude::*;
@@ -396,6 +397,9 @@ pub struct Session {
     pub status: String,
     pub booked_by: String,
     pub cancel_reason: Option<String>,
+    /// When the patient confirmed the booking through the portal.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub confirmed_at: Option<NaiveDateTime>,
     pub version: i32,
 }
 
@@ -530,8 +534,23 @@ pub fn cancel(
             "理由を入力してください (reason required)",
         ));
     }
-    let now = ctx.now.naive_utc();
     write_transaction(conn, |c| {
+        cancel_session(c, ctx, outbox, pharmacy_id, id, &reason)
+    })
+}
+
+/// Cancels inside the caller's transaction (staff, or the patient's link): frees
+/// the blocks, drops unsent reminders, tells the patient, audits.
+pub(crate) fn cancel_session(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    outbox: &OutboxConfig,
+    pharmacy_id: &str,
+    id: &str,
+    reason: &str,
+) -> Result<Session, GuidanceError> {
+    let now = ctx.now.naive_utc();
+    {
         let n = diesel::update(
             guidance_sessions::table
                 .find((pharmacy_id, id))
@@ -568,7 +587,7 @@ pub fn cancel(
             &session,
             "cancelled",
             "",
-            &reason,
+            reason,
         )?;
         audit::record(
             c,
@@ -578,7 +597,7 @@ pub fn cancel(
                 .detail(format!("{reason}; notice {notice}")),
         )?;
         Ok(session)
-    })
+    }
 }
 
 /// Moves a booked session to another start (Japan time), with a reason: the new

@@ -87,7 +87,11 @@ pub(crate) fn notify(
             starts_local: local_label(s.starts_at),
             pharmacist_name,
             qualification_url,
-            portal_url: String::new(),
+            portal_url: if matches!(what, "booked" | "moved") {
+                super::portal::issue(c, pharmacy_id, s, ctx.now.naive_utc(), outbox)?
+            } else {
+                String::new()
+            },
             reason: reason.to_string(),
             appointment,
         },

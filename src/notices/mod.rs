@@ -35,6 +35,8 @@ pub struct OutboxConfig {
     pub dead_after: Duration,
     /// Domain of Message-IDs.
     pub domain: String,
+    /// Base URL of links in notices (the patient portal).
+    pub public_url: String,
 }
 
 /// Who a notice is for.

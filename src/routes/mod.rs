@@ -4,6 +4,7 @@
 pub mod api;
 pub mod console;
 pub mod openapi;
+pub mod portal;
 
 use actix_web::{web, HttpResponse};
 
@@ -13,7 +14,9 @@ use crate::web::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/static/app.css", web::get().to(stylesheet))
-        .route("/api/openapi.json", web::get().to(openapi::serve));
+        .route("/api/openapi.json", web::get().to(openapi::serve))
+        .route("/portal/{token}", web::get().to(portal::show))
+        .route("/portal/{token}", web::post().to(portal::act));
     api::configure(cfg);
     console::configure(cfg);
     cfg.default_service(web::to(crate::web::middleware::not_found));

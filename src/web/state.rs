@@ -54,7 +54,9 @@ impl AppState {
             .parse::<lettre::message::Mailbox>()
             .map(|m| m.email.domain().to_string())
             .unwrap_or_else(|_| "localhost".into());
+        let public_url = settings.public_url();
         let outbox = OutboxConfig {
+            public_url,
             dead_after: Duration::hours(settings.raw.jobs.dead_after_hours),
             domain,
         };

@@ -294,3 +294,116 @@ async fn reminders_are_sent_once_follow_moves_and_stop_on_cancel() {
     );
     assert!(!app.audit("guidance.reminder_sent").is_empty());
 }
+
+fn portal_path(app: &TestApp, kind: &str, nth: usize) -> String {
+    use diesel::prelude::*;
+    use pharmacy::db::schema::notifications;
+    let bodies: Vec<String> = notifications::table
+        .filter(notifications::kind.eq(kind))
+        .order(notifications::id.asc())
+        .select(notifications::body_text)
+        .load(&mut app.conn())
+        .unwrap();
+    let body = &bodies[nth];
+    let at = body.find("/portal/").expect("portal link in the notice");
+    body[at..].split_whitespace().next().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn patient_links_act_once_and_refuse_altered_expired_or_reused() {
+    let app = TestApp::spawn().await;
+    let pid = app.pharmacy("1341234567", "さくら薬局");
+    let ph = app.user(&pid, "pharm1", Role::Pharmacist);
+    let secret = app.enable_totp(&ph);
+    app.user(&pid, "clerk1", Role::Clerk);
+    let patient = app.patient(&pid, "山田 太郎", "ヤマダ タロウ");
+    let pharm = app.signed_in("pharm1", Some(&secret)).await;
+    let api = format!("/api/v1/pharmacies/{pid}/guidance");
+    let week: Vec<_> = (1..=7)
+        .map(|d| json!({"weekday": d, "start": "09:00", "end": "10:00"}))
+        .collect();
+    pharm
+        .put_json(&format!("{api}/pharmacists/{ph}/hours"), json!(week))
+        .await;
+    let clerk = app.signed_in("clerk1", None).await;
+    let day = pharmacy::context::jst(app.clock.now().naive_utc()).date_naive() + Duration::days(3);
+    let book = |start: String| {
+        let c = &clerk;
+        let path = format!("{api}/sessions");
+        let body = json!({"pharmacist_id": ph, "patient_id": patient, "start": start});
+        async move { c.post_json(&path, body).await }
+    };
+    let r = book(format!("{day}T09:00")).await;
+    assert_eq!(r.status, 201);
+    let link = portal_path(&app, "guidance_booked", 0);
+
+    let patient_browser = app.client();
+    let page = patient_browser.get(&link).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(
+        page.text().contains("山田") && page.text().contains("09:00"),
+        "{}",
+        page.text()
+    );
+    // Altered: refused.
+    let mut altered = link.clone();
+    let last = altered.pop().unwrap();
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(patient_browser.get(&altered).await.status, 403);
+    // Confirm once; the same link is then used up.
+    let token = crate::common::form_token(&page.text());
+    let r = patient_browser
+        .post_form(&link, &[("csrf_token", &token), ("action", "confirm")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("確認しました"));
+    let r = patient_browser
+        .post_form(&link, &[("csrf_token", &token), ("action", "cancel")])
+        .await;
+    assert_eq!(r.status, 409, "reused link");
+    assert_eq!(patient_browser.get(&link).await.status, 409);
+    assert!(!app.audit("portal.confirmed").is_empty());
+
+    // A moved session's notice carries a fresh link; the patient cancels with it.
+    let session: String = {
+        use diesel::prelude::*;
+        use pharmacy::db::schema::guidance_sessions;
+        guidance_sessions::table
+            .select(guidance_sessions::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let r = clerk
+        .post_json(
+            &format!("{api}/sessions/{session}/move"),
+            json!({"start": format!("{day}T09:40"), "reason": "変更"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let moved_link = portal_path(&app, "guidance_moved", 0);
+    let page = patient_browser.get(&moved_link).await;
+    assert_eq!(page.status, 200);
+    let r = patient_browser
+        .post_form(
+            &moved_link,
+            &[
+                ("csrf_token", &crate::common::form_token(&page.text())),
+                ("action", "cancel"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("取消済み"));
+    assert_eq!(
+        count(&app, "notifications WHERE kind = 'guidance_cancelled'"),
+        1
+    );
+
+    // Expired: a day after the session the link no longer opens.
+    let r = book(format!("{day}T09:20")).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let link = portal_path(&app, "guidance_booked", 1);
+    assert_eq!(patient_browser.get(&link).await.status, 200);
+    app.advance(Duration::days(5));
+    assert_eq!(patient_browser.get(&link).await.status, 403);
+}

@@ -48,6 +48,7 @@ CREATE TABLE guidance_sessions (
     status TEXT NOT NULL CHECK (status IN ('booked', 'cancelled')),
     booked_by TEXT NOT NULL,
     cancel_reason TEXT,
+    confirmed_at TIMESTAMP,               -- the patient confirmed through the portal
     version INTEGER NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
@@ -80,3 +81,22 @@ CREATE TABLE guidance_reminders (
     PRIMARY KEY (pharmacy_id, session_id, kind, starts_at)
 );
 CREATE INDEX guidance_reminders_due ON guidance_reminders (due_at);
+
+-- Secrets the service makes for itself on first use (e.g. the key that signs
+-- patients' portal links), shared by every instance through the database.
+CREATE TABLE app_secrets (
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (name)
+);
+
+-- Patient links already used for an action: a link acts once.
+CREATE TABLE portal_link_uses (
+    nonce TEXT NOT NULL,
+    pharmacy_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    used_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (nonce)
+);
