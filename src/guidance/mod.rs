@@ -89,6 +89,94 @@ pub fn rules(c: &mut DbConnection, pharmacy_id: &str) -> QueryResult<SlotRules> 
         .unwrap_or_default())
 }
 
+/// A pharmacy's guidance settings as submitted.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(default)]
+pub struct SettingsInput {
+    /// Slot length in minutes (5-120, in 5s; default 15).
+    pub slot_minutes: i64,
+    /// Free minutes after each session (0-60, in 5s; default 5).
+    pub buffer_minutes: i64,
+    /// The pharmacy's マイナ在宅受付Web URL (https), shown to patients.
+    pub qualification_url: String,
+}
+
+/// Sets the pharmacy's slot rules and マイナ在宅受付Web URL (admins). Sessions already
+/// booked keep their length.
+pub fn set_settings(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    input: &SettingsInput,
+) -> Result<SettingsInput, GuidanceError> {
+    crate::authz::require::<GuidanceError>(
+        conn,
+        ctx,
+        pharmacy_id,
+        Permission::ManagePharmacy,
+        "guidance.settings_changed",
+        None,
+    )?;
+    let rules = SlotRules {
+        slot_minutes: input.slot_minutes,
+        buffer_minutes: input.buffer_minutes,
+    };
+    rules.validate().map_err(|m| invalid("slot_minutes", m))?;
+    let url = input.qualification_url.trim().to_string();
+    if !url.is_empty()
+        && (!url.starts_with("https://") || url.len() > 500 || url.contains(char::is_whitespace))
+    {
+        return Err(invalid(
+            "qualification_url",
+            "https:// で始まるURLを入力してください (an https URL)",
+        ));
+    }
+    let now = ctx.now.naive_utc();
+    write_transaction(conn, |c| {
+        let exists: i64 = guidance_settings::table
+            .find(pharmacy_id)
+            .count()
+            .get_result(c)?;
+        if exists == 0 {
+            diesel::insert_into(guidance_settings::table)
+                .values((
+                    guidance_settings::pharmacy_id.eq(pharmacy_id),
+                    guidance_settings::slot_minutes.eq(rules.slot_minutes as i32),
+                    guidance_settings::buffer_minutes.eq(rules.buffer_minutes as i32),
+                    guidance_settings::qualification_url.eq(&url),
+                    guidance_settings::version.eq(1),
+                    guidance_settings::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        } else {
+            diesel::update(guidance_settings::table.find(pharmacy_id))
+                .set((
+                    guidance_settings::slot_minutes.eq(rules.slot_minutes as i32),
+                    guidance_settings::buffer_minutes.eq(rules.buffer_minutes as i32),
+                    guidance_settings::qualification_url.eq(&url),
+                    guidance_settings::version.eq(guidance_settings::version + 1),
+                    guidance_settings::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        audit::record(
+            c,
+            ctx,
+            Event::ok(Some(pharmacy_id), "guidance.settings_changed").detail(format!(
+                "slot {} min, buffer {} min, url {}",
+                rules.slot_minutes,
+                rules.buffer_minutes,
+                if url.is_empty() { "-" } else { &url }
+            )),
+        )?;
+        Ok(SettingsInput {
+            slot_minutes: rules.slot_minutes,
+            buffer_minutes: rules.buffer_minutes,
+            qualification_url: url.clone(),
+        })
+    })
+}
+
 /// One weekly range as submitted (`weekday` 1 = Monday … 7 = Sunday, times HH:MM).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default)]

@@ -407,3 +407,74 @@ async fn patient_links_act_once_and_refuse_altered_expired_or_reused() {
     app.advance(Duration::days(5));
     assert_eq!(patient_browser.get(&link).await.status, 403);
 }
+
+#[actix_web::test]
+async fn pharmacy_settings_set_slot_length_buffer_and_qualification_url() {
+    let app = TestApp::spawn().await;
+    let pid = app.pharmacy("1341234567", "さくら薬局");
+    let admin = app.user(&pid, "admin1", Role::Admin);
+    let admin_secret = app.enable_totp(&admin);
+    let ph = app.user(&pid, "pharm1", Role::Pharmacist);
+    let secret = app.enable_totp(&ph);
+    app.user(&pid, "clerk1", Role::Clerk);
+    let patient = app.patient(&pid, "山田 太郎", "ヤマダ タロウ");
+    let a = app.signed_in("admin1", Some(&admin_secret)).await;
+    let api = format!("/api/v1/pharmacies/{pid}/guidance");
+    let url = "https://myna.example.jp/zaitaku/1341234567";
+    for bad in [
+        json!({"slot_minutes": 7, "buffer_minutes": 0, "qualification_url": url}),
+        json!({"slot_minutes": 30, "buffer_minutes": 0, "qualification_url": "http://plain.example"}),
+    ] {
+        assert_eq!(
+            a.put_json(&format!("{api}/settings"), bad).await.status,
+            422
+        );
+    }
+    let clerk = app.signed_in("clerk1", None).await;
+    let good = json!({"slot_minutes": 30, "buffer_minutes": 0, "qualification_url": url});
+    assert_eq!(
+        clerk
+            .put_json(&format!("{api}/settings"), good.clone())
+            .await
+            .status,
+        403
+    );
+    let r = a.put_json(&format!("{api}/settings"), good).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let pharm = app.signed_in("pharm1", Some(&secret)).await;
+    pharm
+        .put_json(
+            &format!("{api}/pharmacists/{ph}/hours"),
+            json!([{"weekday": 1, "start": "09:00", "end": "10:00"}]),
+        )
+        .await;
+    let day = next_monday(&app);
+    let slots = clerk
+        .get(&format!("{api}/pharmacists/{ph}/slots?date={day}"))
+        .await
+        .json();
+    let starts: Vec<String> = slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap()[11..16].to_string())
+        .collect();
+    assert_eq!(starts, ["09:00", "09:30"]);
+    let r = clerk
+        .post_json(
+            &format!("{api}/sessions"),
+            json!({"pharmacist_id": ph, "patient_id": patient, "start": format!("{day}T09:30")}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body: String = {
+        use diesel::prelude::*;
+        use pharmacy::db::schema::notifications;
+        notifications::table
+            .filter(notifications::kind.eq("guidance_booked"))
+            .select(notifications::body_text)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert!(body.contains(url), "{body}");
+}

@@ -7,9 +7,27 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::guidance::availability::Span;
 use crate::error::{ApiError, AppError};
-use crate::guidance::{self, BookingInput, ExceptionInput, HoursInput, Session};
+use crate::guidance::{self, BookingInput, ExceptionInput, HoursInput, Session, SettingsInput};
 use crate::web::extract::Staff;
 use crate::web::AppState;
+
+/// Sets the pharmacy's slot length, buffer and マイナ在宅受付Web URL (admins).
+#[utoipa::path(put, path = "/api/v1/pharmacies/{pharmacy_id}/guidance/settings", tag = "guidance",
+    params(("pharmacy_id" = String, Path)), request_body = SettingsInput,
+    responses((status = 200, body = SettingsInput), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn set_settings(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<String>,
+    body: web::Json<SettingsInput>,
+) -> Result<HttpResponse, ApiError> {
+    let pid = path.into_inner();
+    let (ctx, input) = (s.ctx, body.into_inner());
+    let saved = state
+        .db(move |conn| guidance::set_settings(conn, &ctx, &pid, &input))
+        .await?;
+    Ok(HttpResponse::Ok().json(saved))
+}
 
 /// Replaces a pharmacist's weekly hours (the pharmacist, or an admin).
 #[utoipa::path(put, path = "/api/v1/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/hours", tag = "guidance",

@@ -141,6 +141,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/decision", web::post().to(copies::decide))
             .route("/pharmacies/{pharmacy_id}/copies/{copy_id}/transcribe", web::post().to(copies::transcribe))
             .route("/copies/symbol", web::post().to(copies::read_symbol))
+            .route("/pharmacies/{pharmacy_id}/guidance/settings", web::put().to(guidance::set_settings))
             .route("/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/hours", web::put().to(guidance::set_hours))
             .route("/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/exceptions", web::post().to(guidance::add_exception))
             .route("/pharmacies/{pharmacy_id}/guidance/pharmacists/{user_id}/slots", web::get().to(guidance::slots))
