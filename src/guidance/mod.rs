@@ -491,6 +491,37 @@ pub struct Session {
     pub version: i32,
 }
 
+/// One claim row per 5-minute block of the session and its buffer: the key
+/// (pharmacist, block) refuses an overlapping session. Rows one by one: batch
+/// inserts are not available over both backends.
+fn claim_blocks(
+    c: &mut DbConnection,
+    pharmacy_id: &str,
+    session_id: &str,
+    pharmacist_id: &str,
+    span: &Span,
+    buffer_minutes: i64,
+) -> QueryResult<()> {
+    for b in blocks(span, buffer_minutes) {
+        diesel::insert_into(guidance_slot_claims::table)
+            .values((
+                guidance_slot_claims::pharmacist_id.eq(pharmacist_id),
+                guidance_slot_claims::block_start.eq(to_utc(b)),
+                guidance_slot_claims::pharmacy_id.eq(pharmacy_id),
+                guidance_slot_claims::session_id.eq(session_id),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+fn load_session(c: &mut DbConnection, pharmacy_id: &str, id: &str) -> QueryResult<Session> {
+    guidance_sessions::table
+        .find((pharmacy_id, id))
+        .select(Session::as_select())
+        .first(c)
+}
+
 /// Books a session (clerks and pharmacists). The start must be a time within the
 /// pharmacist's hours, in the future; a slot another booking holds, even at the same
 /// instant, is refused with [`GuidanceError::SlotTaken`].
@@ -562,22 +593,15 @@ pub fn book(
                 guidance_sessions::updated_at.eq(now),
             ))
             .execute(c)?;
-        // One row per block: the key refuses an overlapping session. (Rows one by
-        // one: batch inserts are not available over both backends.)
-        for b in blocks(&span, r.buffer_minutes) {
-            diesel::insert_into(guidance_slot_claims::table)
-                .values((
-                    guidance_slot_claims::pharmacist_id.eq(&input.pharmacist_id),
-                    guidance_slot_claims::block_start.eq(to_utc(b)),
-                    guidance_slot_claims::pharmacy_id.eq(pharmacy_id),
-                    guidance_slot_claims::session_id.eq(&id),
-                ))
-                .execute(c)?;
-        }
-        let session = guidance_sessions::table
-            .find((pharmacy_id, &id))
-            .select(Session::as_select())
-            .first(c)?;
+        claim_blocks(
+            c,
+            pharmacy_id,
+            &id,
+            &input.pharmacist_id,
+            &span,
+            r.buffer_minutes,
+        )?;
+        let session = load_session(c, pharmacy_id, &id)?;
         let planned = notify::plan_reminders(c, pharmacy_id, &session, now, reminders)?;
         let notice = notify::notify(c, ctx, outbox, pharmacy_id, &session, "booked", "", "")?;
         audit::record(
@@ -663,10 +687,7 @@ pub(crate) fn cancel_session(
         )
         .execute(c)?;
         notify::drop_unsent(c, pharmacy_id, id)?;
-        let session = guidance_sessions::table
-            .find((pharmacy_id, id))
-            .select(Session::as_select())
-            .first(c)?;
+        let session = load_session(c, pharmacy_id, id)?;
         let notice = notify::notify(
             c,
             ctx,
@@ -758,16 +779,14 @@ pub fn reschedule(
                 .filter(guidance_slot_claims::session_id.eq(id)),
         )
         .execute(c)?;
-        for b in blocks(&span, r.buffer_minutes) {
-            diesel::insert_into(guidance_slot_claims::table)
-                .values((
-                    guidance_slot_claims::pharmacist_id.eq(&old.pharmacist_id),
-                    guidance_slot_claims::block_start.eq(to_utc(b)),
-                    guidance_slot_claims::pharmacy_id.eq(pharmacy_id),
-                    guidance_slot_claims::session_id.eq(id),
-                ))
-                .execute(c)?;
-        }
+        claim_blocks(
+            c,
+            pharmacy_id,
+            id,
+            &old.pharmacist_id,
+            &span,
+            r.buffer_minutes,
+        )?;
         diesel::update(guidance_sessions::table.find((pharmacy_id, id)))
             .set((
                 guidance_sessions::starts_at.eq(to_utc(span.start)),
@@ -777,10 +796,7 @@ pub fn reschedule(
                 guidance_sessions::updated_at.eq(now),
             ))
             .execute(c)?;
-        let session: Session = guidance_sessions::table
-            .find((pharmacy_id, id))
-            .select(Session::as_select())
-            .first(c)?;
+        let session = load_session(c, pharmacy_id, id)?;
         let planned = notify::plan_reminders(c, pharmacy_id, &session, now, reminders)?;
         let notice = notify::notify(c, ctx, outbox, pharmacy_id, &session, "moved", "", &reason)?;
         audit::record(
