@@ -352,10 +352,24 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
         .map_err(|e| format!("cannot start the national-services simulator: {e}"))?;
 
     let pool = migrate(&settings)?;
+    let guidance_at;
     {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         let main = seed(&mut conn, settings.raw.security.pbkdf2_iterations)?;
         seed_copies(&mut conn, &settings, &main)?;
+        let outbox = AppState::new(pool.clone(), settings.clone(), Arc::new(SystemClock), true)
+            .outbox
+            .clone();
+        guidance_at = crate::guidance::demo::seed(
+            &mut conn,
+            &Ctx::operator(SystemClock.now()),
+            &outbox,
+            &main,
+            "1341234567",
+            &terminal,
+            today,
+        )
+        .map_err(|e| format!("cannot seed online guidance: {e}"))?;
     }
     let listener = TcpListener::bind(settings.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -370,6 +384,9 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     println!("  Data: var/demo/pharmacy.db (recreated at every start). Stop with Ctrl-C.");
     println!();
     println!("  Outgoing e-mail is written to var/demo/mail/ as .eml files.");
+    println!();
+    println!("  Online guidance (服薬指導): 佐藤 花子 is booked with 薬師 太郎 on {guidance_at}");
+    println!("  (Japan time) with her consents; the simulator holds her drug information.");
     println!();
     println!("  E-prescriptions (電子処方箋): a simulator of the national services answers");
     println!("  in var/demo/eps-terminal/ (about 2 s per answer, like the real service).");

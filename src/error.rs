@@ -421,6 +421,9 @@ impl From<crate::guidance::GuidanceError> for AppError {
             G::NotFound => AppError::NotFound(e.to_string()),
             G::Forbidden(_) => AppError::Forbidden(e.to_string()),
             G::SlotTaken | G::WrongState(_) => AppError::Conflict(e.to_string()),
+            G::OutsideConsent(_) => AppError::Forbidden(e.to_string()),
+            G::Refused { .. } => AppError::Refused(e.to_string()),
+            G::NotConfigured | G::Unavailable(_) => AppError::Unavailable(e.to_string()),
             G::Db(d) => d.into(),
         }
     }

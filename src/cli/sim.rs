@@ -65,6 +65,36 @@ pub enum SimCommand {
         #[arg(long)]
         code: String,
     },
+    /// A patient registers a viewing consent for a pharmacy on マイナ在宅受付Web
+    /// (the qualification side: eligibility and drug information).
+    Consent {
+        /// 医療機関コード of the pharmacy.
+        #[arg(long)]
+        pharmacy: String,
+        #[arg(long)]
+        insurer: String,
+        #[arg(long)]
+        number: String,
+        #[arg(long, default_value = "")]
+        branch: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        birth: chrono::NaiveDate,
+        #[arg(long)]
+        name: String,
+        /// YYYY-MM-DD (default today)
+        #[arg(long)]
+        consent_date: Option<chrono::NaiveDate>,
+        /// The guidance date the consent runs until (YYYY-MM-DD).
+        #[arg(long)]
+        visit_date: chrono::NaiveDate,
+        /// The insurance is no longer valid.
+        #[arg(long)]
+        ineligible: bool,
+        /// A drug in the national records, `YJ:NAME:YYYY-MM-DD:DAYS:INSTITUTION` (repeatable).
+        #[arg(long = "drug", value_name = "YJ:NAME:DATE:DAYS:INSTITUTION")]
+        drugs: Vec<String>,
+    },
     /// Answer the requests waiting now, then exit.
     Once,
 }
@@ -152,6 +182,54 @@ pub fn run(args: SimArgs) -> CliResult<()> {
                 p.status,
                 if p.result.is_some() { "yes" } else { "no" }
             );
+            Ok(())
+        }
+        Some(SimCommand::Consent {
+            pharmacy,
+            insurer,
+            number,
+            branch,
+            birth,
+            name,
+            consent_date,
+            visit_date,
+            ineligible,
+            drugs,
+        }) => {
+            let drugs = drugs
+                .iter()
+                .map(|d| {
+                    let parts: Vec<&str> = d.splitn(5, ':').collect();
+                    let bad = || format!("--drug `{d}` is not YJ:NAME:YYYY-MM-DD:DAYS:INSTITUTION");
+                    if parts.len() != 5 {
+                        return Err(bad());
+                    }
+                    Ok(crate::eps::sim_qual::SimDrug {
+                        code: parts[0].into(),
+                        name: parts[1].into(),
+                        dispensed_on: parts[2].parse().map_err(|_| bad())?,
+                        days: parts[3].parse().map_err(|_| bad())?,
+                        institution: parts[4].into(),
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            crate::eps::sim_qual::register_consent(
+                &dir,
+                crate::eps::sim_qual::SimConsent {
+                    pharmacy_code: pharmacy,
+                    insurer_number: insurer,
+                    insured_number: number,
+                    insured_branch: branch,
+                    birth_date: birth,
+                    name,
+                    consent_date: consent_date.unwrap_or_else(jst_today),
+                    visit_date,
+                    eligible: !ineligible,
+                    drugs,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            println!("consent registered");
             Ok(())
         }
         Some(SimCommand::Once) => {

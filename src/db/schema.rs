@@ -446,6 +446,82 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    guidance_consents (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        patient_id -> Text,
+        kind -> Text,
+        session_id -> Nullable<Text>,
+        text_version -> Text,
+        given_at -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        ended_reason -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
+        recorded_by -> Text,
+    }
+}
+
+diesel::table! {
+    eligibility_requests (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        consent_date -> Date,
+        visit_date -> Date,
+        receipt_number -> Nullable<Text>,
+        status -> Text,
+        result -> Text,
+        matched -> Integer,
+        error -> Nullable<Text>,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        fetched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    drug_information (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        patient_id -> Text,
+        consent_id -> Text,
+        fetch_id -> Text,
+        drug_code -> Text,
+        drug_name -> Text,
+        yj_code -> Nullable<Text>,
+        dispensed_on -> Date,
+        days -> Integer,
+        institution -> Text,
+        fetched_at -> Timestamp,
+        fetched_by -> Text,
+    }
+}
+
+diesel::table! {
+    guidance_records (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        session_id -> Text,
+        patient_id -> Text,
+        version -> Integer,
+        subjective -> Text,
+        objective -> Text,
+        assessment -> Text,
+        plan -> Text,
+        topics -> Text,
+        adherence -> Text,
+        leftover -> Text,
+        side_effects -> Text,
+        follow_up_on -> Nullable<Date>,
+        correction_reason -> Nullable<Text>,
+        signed_by -> Text,
+        signed_by_name -> Text,
+        signed_at -> Timestamp,
+        retain_until -> Date,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -614,6 +690,17 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        meeting_url -> Nullable<Text>,
+        identity_check -> Nullable<Text>,
+        attendees -> Text,
+        started_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        fallback -> Nullable<Text>,
+        outcome_note -> Text,
+        review_reasons -> Text,
+        reviewed_by -> Nullable<Text>,
+        review_note -> Text,
     }
 }
 
@@ -697,4 +784,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     guidance_reminders,
     app_secrets,
     portal_link_uses,
+    guidance_consents,
+    eligibility_requests,
+    drug_information,
+    guidance_records,
 );

@@ -8,6 +8,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod results;
 pub mod sim;
+pub mod sim_qual;
 
 use diesel::prelude::*;
 

@@ -292,6 +292,9 @@ pub fn handle(store: &mut Store, req: &Request, today: NaiveDate) -> Response {
             p.status = "調剤済".into();
             ok(req, p)
         }
+        Operation::EligibilityRequest
+        | Operation::EligibilityFetch
+        | Operation::DrugInformation => refuse(req, ErrorKind::MalformedRequest, |_| {}),
         Operation::CancelResult => {
             if !mine {
                 return refuse(req, ErrorKind::NotAccepted, |_| {});
@@ -358,6 +361,9 @@ pub fn serve_cached(
             .map(|n| n.to_string_lossy().trim_end_matches("_req.xml").to_string())
             .unwrap_or_default();
         let answer = match Request::parse(&bytes) {
+            Ok(req) if req.operation.is_qualification() => {
+                super::sim_qual::answer_file(dir, &req, today)?
+            }
             Ok(req) => {
                 if !store.knows(&req) {
                     // Issued by another process since the last look (this

@@ -87,6 +87,7 @@ pub(crate) fn notify(
             starts_local: local_label(s.starts_at),
             pharmacist_name,
             qualification_url,
+            connection_test_url: outbox.connection_test_url(),
             portal_url: if matches!(what, "booked" | "moved") {
                 super::portal::issue(c, pharmacy_id, s, ctx.now.naive_utc(), outbox)?
             } else {
@@ -103,6 +104,59 @@ pub(crate) fn notify(
         outbox,
         pharmacy_id,
         RecipientRef::Patient(s.patient_id.clone()),
+        rendered,
+        &[],
+    )
+    .map_err(|e| match e {
+        notices::NoticeError::Db(d) => GuidanceError::Db(d),
+        other => GuidanceError::WrongState(other.to_string()),
+    })?;
+    Ok(n.id)
+}
+
+/// Sends the patient a booking link (an invitation to pick a slot), in the
+/// caller's transaction. Returns the notice id.
+pub(crate) fn invite(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    outbox: &OutboxConfig,
+    pharmacy_id: &str,
+    patient_id: &str,
+    url: &str,
+) -> Result<String, GuidanceError> {
+    let patient_name: String = patients::table
+        .find((pharmacy_id, patient_id))
+        .select(patients::name_kanji)
+        .first(c)?;
+    let qualification_url: String = guidance_settings::table
+        .find(pharmacy_id)
+        .select(guidance_settings::qualification_url)
+        .first(c)
+        .optional()?
+        .unwrap_or_default();
+    let letterhead = notices::letterhead(c, pharmacy_id)?;
+    let rendered = guidance_notice(
+        &letterhead,
+        &GuidanceFacts {
+            what: "invite",
+            when_label: String::new(),
+            patient_name,
+            starts_local: String::new(),
+            pharmacist_name: String::new(),
+            qualification_url,
+            connection_test_url: outbox.connection_test_url(),
+            portal_url: url.to_string(),
+            reason: String::new(),
+            appointment: None,
+        },
+    )
+    .map_err(|e| GuidanceError::WrongState(e.to_string()))?;
+    let n = notices::enqueue(
+        c,
+        ctx,
+        outbox,
+        pharmacy_id,
+        RecipientRef::Patient(patient_id.to_string()),
         rendered,
         &[],
     )

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Event};
 use crate::context::{Ctx, Denied};
-use crate::db::schema::{declared_medications, dispensed_items, patients};
+use crate::db::schema::{declared_medications, dispensed_items, drug_information, patients};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::checks::{check, CheckResult, CurrencyPolicy, Med, MedSource};
 use crate::domain::fields::FieldErrors;
@@ -79,7 +79,19 @@ type DeclaredRow = (
     Option<NaiveDate>,
 );
 
-/// Everything the patient may be taking around `date`, from every source.
+type NationalRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    NaiveDate,
+    i32,
+    String,
+);
+
+/// Everything the patient may be taking around `date`, from every source:
+/// this pharmacy's dispensing, declared medicines and the national drug
+/// information (薬剤情報) fetched under a viewing consent.
 pub fn history(
     conn: &mut DbConnection,
     pharmacy_id: &str,
@@ -115,8 +127,35 @@ pub fn history(
             declared_medications::ended_on,
         ))
         .load(conn)?;
+    let national: Vec<NationalRow> = drug_information::table
+        .filter(drug_information::pharmacy_id.eq(pharmacy_id))
+        .filter(drug_information::patient_id.eq(patient_id))
+        .filter(drug_information::dispensed_on.ge(since))
+        .order(drug_information::fetched_at.desc())
+        .select((
+            drug_information::id,
+            drug_information::drug_code,
+            drug_information::drug_name,
+            drug_information::yj_code,
+            drug_information::dispensed_on,
+            drug_information::days,
+            drug_information::institution,
+        ))
+        .load(conn)?;
+    // The national records also hold this pharmacy's own dispensing, and each fetch
+    // repeats earlier lines: keep one line per drug, day and institution, and none
+    // that this pharmacy's records already hold.
+    let ours: std::collections::HashSet<(Option<String>, NaiveDate)> =
+        dispensed.iter().map(|r| (r.3.clone(), r.4)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let national: Vec<NationalRow> = national
+        .into_iter()
+        .filter(|r| !(r.3.is_some() && ours.contains(&(r.3.clone(), r.4))))
+        .filter(|r| seen.insert((r.1.clone(), r.4, r.5, r.6.clone())))
+        .collect();
     let mut codes: Vec<String> = dispensed.iter().filter_map(|r| r.3.clone()).collect();
     codes.extend(declared.iter().filter_map(|r| r.2.clone()));
+    codes.extend(national.iter().filter_map(|r| r.3.clone()));
     codes.sort();
     codes.dedup();
     let products = drugs::by_yj_codes(conn, &codes)?;
@@ -135,6 +174,18 @@ pub fn history(
             start: on,
             days: days.max(1) as u32,
             as_needed: prn,
+        });
+    }
+    for (id, code, name, yj, on, days, _institution) in national {
+        meds.push(Med {
+            drug: yj.as_deref().and_then(|y| engine.get(y).cloned()),
+            id,
+            source: MedSource::National,
+            code,
+            name,
+            start: on,
+            days: days.max(1) as u32,
+            as_needed: false,
         });
     }
     for (id, code, yj, name, start, days, prn, ended) in declared {

@@ -39,6 +39,16 @@ pub struct OutboxConfig {
     pub public_url: String,
 }
 
+impl OutboxConfig {
+    /// The connection-test page patients are pointed to before a session.
+    pub fn connection_test_url(&self) -> String {
+        format!(
+            "{}/portal/connection-test",
+            self.public_url.trim_end_matches('/')
+        )
+    }
+}
+
 /// Who a notice is for.
 #[derive(Debug, Clone)]
 pub enum RecipientRef {

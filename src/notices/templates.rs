@@ -173,7 +173,7 @@ pub fn original_request(
 /// What a guidance notice says (booking confirmation, reminder, move, cancel).
 #[derive(Debug, Clone)]
 pub struct GuidanceFacts {
-    /// booked, moved, cancelled or reminder
+    /// booked, moved, cancelled, reminder or invite (a booking link)
     pub what: &'static str,
     /// For reminders: 1週間前 / 前日 / まもなく.
     pub when_label: String,
@@ -183,6 +183,8 @@ pub struct GuidanceFacts {
     pub pharmacist_name: String,
     /// The pharmacy's マイナ在宅受付Web URL.
     pub qualification_url: String,
+    /// The page to test camera, microphone and connection before the session.
+    pub connection_test_url: String,
     /// The patient's signed portal link (may be empty).
     pub portal_url: String,
     pub reason: String,
@@ -208,6 +210,7 @@ struct GuidanceText<'a> {
     starts_local: &'a str,
     pharmacist_name: &'a str,
     qualification_url: &'a str,
+    connection_test_url: &'a str,
     portal_url: &'a str,
     reason: &'a str,
 }
@@ -222,6 +225,7 @@ struct GuidanceHtml<'a> {
     starts_local: &'a str,
     pharmacist_name: &'a str,
     qualification_url: &'a str,
+    connection_test_url: &'a str,
     portal_url: &'a str,
     reason: &'a str,
 }
@@ -236,6 +240,7 @@ pub fn guidance_notice(
         "booked" => "guidance_booked",
         "moved" => "guidance_moved",
         "cancelled" => "guidance_cancelled",
+        "invite" => "guidance_invite",
         _ => "guidance_reminder",
     };
     let text = GuidanceText {
@@ -246,6 +251,7 @@ pub fn guidance_notice(
         starts_local: &f.starts_local,
         pharmacist_name: &f.pharmacist_name,
         qualification_url: &f.qualification_url,
+        connection_test_url: &f.connection_test_url,
         portal_url: &f.portal_url,
         reason: &f.reason,
     };
@@ -257,6 +263,7 @@ pub fn guidance_notice(
         starts_local: &f.starts_local,
         pharmacist_name: &f.pharmacist_name,
         qualification_url: &f.qualification_url,
+        connection_test_url: &f.connection_test_url,
         portal_url: &f.portal_url,
         reason: &f.reason,
     };
@@ -343,7 +350,23 @@ pub fn every_kind(
                 starts_local: "2026年11月30日(月) 09:20".into(),
                 pharmacist_name: "佐藤 花子".into(),
                 qualification_url: "https://example.jp/zaitaku".into(),
+                connection_test_url: "https://pharmacy.example/portal/connection-test".into(),
                 portal_url: String::new(),
+                reason: String::new(),
+                appointment: None,
+            },
+        )?,
+        guidance_notice(
+            letterhead,
+            &GuidanceFacts {
+                what: "invite",
+                when_label: String::new(),
+                patient_name: "山田 太郎".into(),
+                starts_local: String::new(),
+                pharmacist_name: String::new(),
+                qualification_url: "https://example.jp/zaitaku".into(),
+                connection_test_url: "https://pharmacy.example/portal/connection-test".into(),
+                portal_url: "https://pharmacy.example/portal/t".into(),
                 reason: String::new(),
                 appointment: None,
             },

@@ -15,6 +15,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/static/app.css", web::get().to(stylesheet))
         .route("/api/openapi.json", web::get().to(openapi::serve))
+        .route(
+            "/portal/connection-test",
+            web::get().to(portal::connection_test),
+        )
         .route("/portal/{token}", web::get().to(portal::show))
         .route("/portal/{token}", web::post().to(portal::act));
     api::configure(cfg);

@@ -1,6 +1,8 @@
-//! The patient portal pages (phone-friendly, no sign-in): a signed link shows the
-//! booking and lets the patient confirm or cancel it once. Forms carry the
-//! double-submit CSRF token like the sign-in form.
+//! The patient portal pages (phone-friendly, no sign-in): a booking link lets the
+//! patient read the explanation, consent and pick a slot; a manage link shows the
+//! booking and lets the patient confirm, move or cancel it, once. Both show the
+//! pharmacy's マイナ在宅受付Web URL with its QR code. Forms carry the double-submit
+//! CSRF token like the sign-in form.
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use askama::Template;
 
 use crate::auth::random_token;
 use crate::error::{AppError, PageError};
-use crate::guidance::portal::{self, PortalError, PortalView};
+use crate::guidance::portal::{self, PortalAction, PortalError, PortalView};
 use crate::web::pages::{html, Layout};
 use crate::web::{csrf_cookie, AppState};
 
@@ -21,6 +23,15 @@ pub struct PortalPage {
     pub token: String,
     pub v: PortalView,
     pub done: Option<&'static str>,
+    /// The QR code of the マイナ在宅受付Web URL (inline SVG; empty without a URL).
+    pub qr_svg: String,
+}
+
+/// The connection-test page.
+#[derive(Template)]
+#[template(path = "portal_test.html")]
+pub struct ConnectionTestPage {
+    pub layout: Layout,
 }
 
 impl From<PortalError> for AppError {
@@ -46,11 +57,17 @@ fn page(
         .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty());
     let csrf = existing.clone().unwrap_or_else(random_token::<32>);
+    let qr_svg = if v.qualification_url.is_empty() {
+        String::new()
+    } else {
+        crate::auth::totp::qr_svg(&v.qualification_url)
+    };
     let mut resp = html(&PortalPage {
         layout: Layout::anonymous("オンライン服薬指導のご予約", csrf.clone(), state.demo_mode),
         token,
         v,
         done,
+        qr_svg,
     });
     if existing.is_none() {
         let _ = resp.add_cookie(&csrf_cookie(state, csrf));
@@ -72,7 +89,7 @@ pub async fn show(
     Ok(page(&state, &req, token, v, None))
 }
 
-/// Confirm or cancel (`action`), once per link.
+/// Confirm, cancel, move or book (`action`), once per link.
 pub async fn act(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -81,18 +98,63 @@ pub async fn act(
 ) -> Result<HttpResponse, PageError> {
     let token = path.into_inner();
     let f = form.into_inner();
-    let cancel = f.get("action").is_some_and(|a| a == "cancel");
-    let reason = f.get("reason").cloned().unwrap_or_default();
-    let (t2, now, outbox) = (token.clone(), state.clock.now(), state.outbox.clone());
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let (action, done) = match get("action").as_str() {
+        "cancel" => (
+            PortalAction::Cancel {
+                reason: get("reason"),
+            },
+            "ご予約を取り消しました。",
+        ),
+        "move" => {
+            let start = get("slot")
+                .split_once('|')
+                .map(|(a, _)| a.to_string())
+                .unwrap_or_default();
+            (
+                PortalAction::Move {
+                    start,
+                    reason: get("reason"),
+                },
+                "ご予約の日時を変更しました。確認のメールをお送りします。",
+            )
+        }
+        "book" => {
+            let (start, pharmacist_id) = get("slot")
+                .split_once('|')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .unwrap_or_default();
+            (
+                PortalAction::Book {
+                    pharmacist_id,
+                    start,
+                    consent_version: f.get("consent_version").cloned(),
+                },
+                "ご予約を承りました。確認のメールをお送りします。",
+            )
+        }
+        _ => (
+            PortalAction::Confirm,
+            "ご予約を確認しました。当日お待ちしております。",
+        ),
+    };
+    let (t2, now, outbox, reminders) = (
+        token.clone(),
+        state.clock.now(),
+        state.outbox.clone(),
+        state.settings.raw.guidance.reminders(),
+    );
     let v = state
         .db(move |conn| {
-            portal::act(conn, &t2, cancel, &reason, now, &outbox).map_err(AppError::from)
+            portal::act(conn, &t2, &action, now, &outbox, &reminders).map_err(AppError::from)
         })
         .await?;
-    let done = if cancel {
-        "ご予約を取り消しました。"
-    } else {
-        "ご予約を確認しました。当日お待ちしております。"
-    };
     Ok(page(&state, &req, token, v, Some(done)))
+}
+
+/// How to test camera, microphone and connection before a session.
+pub async fn connection_test(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    Ok(html(&ConnectionTestPage {
+        layout: Layout::anonymous("接続テスト", String::new(), state.demo_mode),
+    }))
 }

@@ -3,6 +3,7 @@
 
 pub mod copy_pages;
 pub mod extract;
+pub mod guidance_pages;
 pub mod idempotency;
 pub mod middleware;
 pub mod pages;

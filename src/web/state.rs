@@ -77,6 +77,9 @@ impl AppState {
         let mut handlers: Vec<Arc<dyn crate::jobs::worker::Handler>> =
             vec![Arc::new(SendNotice { mailer })];
         if let Some(gateway) = self.gateway() {
+            handlers.push(Arc::new(crate::guidance::qualification::FetchEligibility {
+                gateway: gateway.clone(),
+            }));
             handlers.push(Arc::new(crate::eps::results::RegisterResult { gateway }));
         }
         Ok(Worker::new(

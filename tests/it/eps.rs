@@ -88,3 +88,99 @@ fn accept_through_the_simulator_process() {
         "{unknown:?}"
     );
 }
+
+#[test]
+fn a_consent_registered_with_the_simulator_process_gives_drug_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_dir = dir.path().join("terminal");
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    let visit = (today + chrono::Duration::days(2)).to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_pharmacy"))
+        .args(["eps-sim", "--dir"])
+        .arg(&sim_dir)
+        .args([
+            "consent",
+            "--pharmacy",
+            "1341234567",
+            "--insurer",
+            "01130012",
+            "--number",
+            "1001",
+            "--birth",
+            "1958-04-12",
+            "--name",
+            "山田 太郎",
+            "--visit-date",
+            &visit,
+            "--drug",
+            "2171022F2041:アムロジン錠5mg:2026-11-01:28:新宿内科クリニック",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_pharmacy"))
+        .args(["eps-sim", "--dir"])
+        .arg(&sim_dir)
+        .args([
+            "consent",
+            "--pharmacy",
+            "1",
+            "--insurer",
+            "1",
+            "--number",
+            "1",
+            "--birth",
+            "1958-04-12",
+            "--name",
+            "x",
+            "--visit-date",
+            &visit,
+            "--drug",
+            "nonsense",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success(), "a malformed --drug is refused");
+    let ask = |id: &str, number: &str| Request {
+        operation: Operation::DrugInformation,
+        institution_code: "1341234567".into(),
+        file_id: id.into(),
+        body: vec![
+            ("InsurerNumber".into(), "01130012".into()),
+            ("InsuredNumber".into(), number.into()),
+            ("InsuredBranch".into(), String::new()),
+            ("BirthDate".into(), "19580412".into()),
+        ],
+    };
+    std::fs::create_dir_all(sim_dir.join("req")).unwrap();
+    for (id, number) in [("d1", "1001"), ("d2", "9999")] {
+        std::fs::write(
+            sim_dir.join("req").join(format!("{id}_req.xml")),
+            ask(id, number).to_xml().unwrap(),
+        )
+        .unwrap();
+    }
+    let once = Command::new(env!("CARGO_BIN_EXE_pharmacy"))
+        .args(["eps-sim", "--latency-ms", "0", "--dir"])
+        .arg(&sim_dir)
+        .arg("once")
+        .output()
+        .unwrap();
+    assert!(once.status.success());
+    let read = |id: &str| {
+        pharmacy::domain::eps::messages::Response::parse(
+            &std::fs::read(sim_dir.join("res").join(format!("{id}_res.xml"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let found = read("d1");
+    assert_eq!(found.error(), None);
+    assert_eq!(found.records.len(), 1);
+    assert_eq!(read("d2").error(), Some(ErrorKind::NoConsent));
+}

@@ -6,6 +6,8 @@ mod drugs;
 mod eps;
 mod eps_flow;
 mod guidance;
+mod guidance_console;
+mod guidance_records;
 mod smtp;
 
 mod audit_chain;

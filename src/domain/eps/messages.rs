@@ -13,6 +13,9 @@
 //! | register dispensing result | `EPS-RESULT` |
 //! | change dispensing result | `EPS-RESULT-CHANGE` |
 //! | cancel dispensing result | `EPS-RESULT-CANCEL` |
+//! | bulk eligibility of consented patients: request (→ 受付番号) | `OQS-ELIG-REQ` |
+//! | bulk eligibility: fetch the result by 受付番号 | `OQS-ELIG-GET` |
+//! | the patient's drug information (薬剤情報), inside the viewing consent | `OQS-DRUGINFO` |
 //!
 //! Error codes (`ErrorCode` with `SegmentOfResult` 9, or `ProcessingResultCode`
 //! with `ProcessingResultStatus` 2) are listed in [`ErrorKind`].
@@ -33,11 +36,14 @@ pub enum Operation {
     RegisterResult,
     ChangeResult,
     CancelResult,
+    EligibilityRequest,
+    EligibilityFetch,
+    DrugInformation,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 11] = [
         Operation::Accept,
         Operation::AcceptByQualification,
         Operation::CancelAcceptance,
@@ -46,7 +52,20 @@ impl Operation {
         Operation::RegisterResult,
         Operation::ChangeResult,
         Operation::CancelResult,
+        Operation::EligibilityRequest,
+        Operation::EligibilityFetch,
+        Operation::DrugInformation,
     ];
+
+    /// The online-qualification side (not about one prescription).
+    pub fn is_qualification(self) -> bool {
+        matches!(
+            self,
+            Operation::EligibilityRequest
+                | Operation::EligibilityFetch
+                | Operation::DrugInformation
+        )
+    }
 
     /// Our `MessageType`.
     pub fn message_type(self) -> &'static str {
@@ -59,6 +78,9 @@ impl Operation {
             Operation::RegisterResult => "EPS-RESULT",
             Operation::ChangeResult => "EPS-RESULT-CHANGE",
             Operation::CancelResult => "EPS-RESULT-CANCEL",
+            Operation::EligibilityRequest => "OQS-ELIG-REQ",
+            Operation::EligibilityFetch => "OQS-ELIG-GET",
+            Operation::DrugInformation => "OQS-DRUGINFO",
         }
     }
 
@@ -81,6 +103,10 @@ pub enum ErrorKind {
     NoResult,
     NotAccepted,
     AlreadyDispensed,
+    /// No viewing consent for this pharmacy covers today.
+    NoConsent,
+    /// No such 受付番号.
+    UnknownReceipt,
     Other,
 }
 
@@ -98,6 +124,8 @@ impl ErrorKind {
             ErrorKind::NoResult => "EPS-E008",
             ErrorKind::NotAccepted => "EPS-E009",
             ErrorKind::AlreadyDispensed => "EPS-E010",
+            ErrorKind::NoConsent => "OQS-E101",
+            ErrorKind::UnknownReceipt => "OQS-E102",
             ErrorKind::Other => "EPS-E999",
         }
     }
@@ -116,6 +144,8 @@ impl ErrorKind {
             NoResult,
             NotAccepted,
             AlreadyDispensed,
+            NoConsent,
+            UnknownReceipt,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -139,6 +169,8 @@ impl ErrorKind {
             ErrorKind::NoResult => "取り消す調剤結果がありません",
             ErrorKind::NotAccepted => "この薬局で受付していない処方箋です",
             ErrorKind::AlreadyDispensed => "この処方箋は調剤済みです",
+            ErrorKind::NoConsent => "薬剤情報の閲覧同意がありません（期間外を含む）",
+            ErrorKind::UnknownReceipt => "受付番号に該当する照会がありません",
             ErrorKind::Other => "電子処方箋管理サービスでエラーが発生しました",
         }
     }
@@ -267,6 +299,19 @@ pub struct Response {
     pub csv: Option<String>,
     pub checks: Vec<CheckEntry>,
     pub verify: Vec<Verify>,
+    /// 受付番号 of a bulk eligibility request.
+    pub receipt_number: Option<String>,
+    /// Result lines of the qualification side (`ResultList/Result`), each as
+    /// (field, value) pairs in order.
+    pub records: Vec<Vec<(String, String)>>,
+}
+
+/// A field of a result line.
+pub fn record_field<'a>(record: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    record
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 impl Response {
@@ -326,7 +371,18 @@ impl Response {
                 failure_reasons: e.text_at("FailureReasons").unwrap_or_default(),
             })
             .collect();
+        let records = list("ResultList", "Result")
+            .into_iter()
+            .map(|e| {
+                e.children
+                    .iter()
+                    .map(|c| (c.name.clone(), c.text.trim().to_string()))
+                    .collect()
+            })
+            .collect();
         Ok(Response {
+            receipt_number: b("ReceiptNumber"),
+            records,
             message_type: h("MessageType").unwrap_or_default(),
             file_id: h("ArbitraryFileIdentifier").ok_or("ArbitraryFileIdentifier missing")?,
             segment,
@@ -401,6 +457,18 @@ impl Response {
         body = opt(body, "ReceptionPharmacyCode", &self.reception_pharmacy_code);
         body = opt(body, "ReceptionPharmacyName", &self.reception_pharmacy_name);
         body = opt(body, "IssueType", &self.issue_type);
+        body = opt(body, "ReceiptNumber", &self.receipt_number);
+        if !self.records.is_empty() {
+            let mut l = Element::new("ResultList");
+            for r in &self.records {
+                let mut e = Element::new("Result");
+                for (k, v) in r {
+                    e = e.with(k, v.clone());
+                }
+                l = l.child(e);
+            }
+            body = body.child(l);
+        }
         if let Some(csv) = &self.csv {
             body = body.with("PrescriptionCsv", STANDARD.encode(csv.as_bytes()));
         }
@@ -481,6 +549,32 @@ mod tests {
         let back = Response::parse(&r.to_xml().unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.error(), None);
+    }
+
+    #[test]
+    fn qualification_answers_round_trip_with_receipts_and_result_lines() {
+        let r = Response {
+            message_type: Operation::EligibilityFetch.message_type().into(),
+            file_id: "q-1".into(),
+            segment: Some(Segment::Normal),
+            ok: true,
+            receipt_number: Some("R0001".into()),
+            records: vec![
+                vec![
+                    ("InsurerNumber".into(), "01130012".into()),
+                    ("Eligible".into(), "1".into()),
+                ],
+                vec![("InsurerNumber".into(), "06130016".into())],
+            ],
+            ..Response::default()
+        };
+        let back = Response::parse(&r.to_xml().unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(record_field(&back.records[0], "Eligible"), Some("1"));
+        assert_eq!(record_field(&back.records[1], "Eligible"), None);
+        assert!(Operation::DrugInformation.is_qualification());
+        assert!(!Operation::Accept.is_qualification());
+        assert_eq!(ErrorKind::parse("OQS-E101"), ErrorKind::NoConsent);
     }
 
     #[test]

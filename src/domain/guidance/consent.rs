@@ -4,6 +4,48 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
+/// The version of the explanation of online guidance shown to the patient before
+/// they consent; a consent records which version they saw. Change both together.
+pub const EXPLANATION_VERSION: &str = "2026-11-v1";
+
+/// The explanation (its risks and rules), shown in the console and the portal.
+pub const EXPLANATION: &str = "オンライン服薬指導は、映像と音声によるリアルタイムのやりとりで行います。\
+通信状態により映像や音声が途切れることがあり、その場合は再接続、日時の変更、または来局での指導に切り替えます。\
+対面に比べて得られる情報が限られるため、薬剤師の判断で対面での指導をお願いすることがあります。\
+プライバシーが保たれる場所でお受けください。ご本人以外の方が同席する場合は、その都度お申し出ください。\
+双方の同意なく録音・録画はしません。本人確認のため、初回は顔写真付きの身分証明書をご用意ください。";
+
+/// What a patient consents to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentKind {
+    /// To online guidance itself, after the explanation of its risks.
+    OnlineGuidance,
+    /// To the pharmacy viewing their qualification and drug information (居宅同意取得型).
+    QualificationViewing,
+}
+
+impl ConsentKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentKind::OnlineGuidance => "online_guidance",
+            ConsentKind::QualificationViewing => "qualification_viewing",
+        }
+    }
+
+    /// From the stored or submitted form.
+    pub fn parse(s: &str) -> Option<ConsentKind> {
+        match s.trim() {
+            "online_guidance" => Some(ConsentKind::OnlineGuidance),
+            "qualification_viewing" => Some(ConsentKind::QualificationViewing),
+            _ => None,
+        }
+    }
+}
+
 /// Japan is UTC+9 all year.
 const JST_OFFSET_HOURS: i64 = 9;
 

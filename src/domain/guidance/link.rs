@@ -14,12 +14,18 @@ pub struct LinkClaims {
     pub p: String,
     /// Guidance session id.
     pub s: String,
-    /// Action: view, confirm, cancel, book.
+    /// What the link is for: manage (a booked session) or book (a new one).
     pub a: String,
     /// Expiry (Unix seconds).
     pub e: i64,
     /// One-time nonce.
     pub n: String,
+    /// Patient id (booking links, which have no session yet).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub u: String,
+    /// Prescription id the booking is for (booking links; may be empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub r: String,
 }
 
 /// Why a link is refused.
@@ -74,6 +80,8 @@ mod tests {
             a: "confirm".into(),
             e: 1_000,
             n: "n1".into(),
+            u: String::new(),
+            r: String::new(),
         }
     }
 

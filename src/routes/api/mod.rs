@@ -7,6 +7,7 @@ pub mod clinics;
 pub mod copies;
 pub mod eps;
 pub mod guidance;
+pub mod guidance_sessions;
 pub mod notices;
 pub mod originals;
 pub mod patients;
@@ -148,6 +149,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/guidance/sessions", web::post().to(guidance::book))
             .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/cancel", web::post().to(guidance::cancel))
             .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/move", web::post().to(guidance::reschedule))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}", web::get().to(guidance_sessions::detail))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/start", web::post().to(guidance_sessions::start))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/finish", web::post().to(guidance_sessions::finish))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/review", web::post().to(guidance_sessions::review))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/records", web::post().to(guidance_sessions::sign_record))
+            .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/records", web::get().to(guidance_sessions::record_versions))
+            .route("/pharmacies/{pharmacy_id}/guidance/day", web::get().to(guidance_sessions::day))
+            .route("/pharmacies/{pharmacy_id}/guidance/eligibility", web::post().to(guidance_sessions::request_eligibility))
+            .route("/pharmacies/{pharmacy_id}/guidance/eligibility", web::get().to(guidance_sessions::list_eligibility))
+            .route("/pharmacies/{pharmacy_id}/guidance/patients/{patient_id}/consents", web::post().to(guidance_sessions::record_consent))
+            .route("/pharmacies/{pharmacy_id}/guidance/patients/{patient_id}/consents", web::get().to(guidance_sessions::list_consents))
+            .route("/pharmacies/{pharmacy_id}/guidance/patients/{patient_id}/drug-information", web::post().to(guidance_sessions::fetch_drug_information))
+            .route("/pharmacies/{pharmacy_id}/guidance/patients/{patient_id}/invitations", web::post().to(guidance_sessions::invite))
+            .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/guidance", web::get().to(guidance_sessions::prescription_guidance))
             .route("/pharmacies/{pharmacy_id}/originals", web::get().to(originals::awaited))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original", web::post().to(originals::register_original))
             .route("/pharmacies/{pharmacy_id}/prescriptions/{prescription_id}/original/storage", web::put().to(originals::set_storage))

@@ -7,6 +7,7 @@ pub mod clinical;
 pub mod clinics;
 pub mod copies;
 pub mod eps;
+pub mod guidance;
 pub mod notices;
 pub mod originals;
 pub mod patients;
@@ -124,6 +125,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(originals::resolve),
         )
         .route("/p/{pharmacy_id}/prescriptions/{rx_id}/handover", web::post().to(originals::hand_over))
+        .route("/p/{pharmacy_id}/guidance", web::get().to(guidance::day))
+        .route("/p/{pharmacy_id}/guidance/new", web::get().to(guidance::new_booking))
+        .route("/p/{pharmacy_id}/guidance/sessions", web::post().to(guidance::book))
+        .route("/p/{pharmacy_id}/guidance/settings", web::get().to(guidance::settings))
+        .route("/p/{pharmacy_id}/guidance/settings", web::post().to(guidance::save_settings))
+        .route("/p/{pharmacy_id}/guidance/{session_id}", web::get().to(guidance::session))
+        .route("/p/{pharmacy_id}/guidance/{session_id}/{action}", web::post().to(guidance::session_action))
         .route("/p/{pharmacy_id}/tasks", web::get().to(originals::tasks))
         .route("/p/{pharmacy_id}/tasks/{task_id}/done", web::post().to(originals::task_done))
         .route("/p/{pharmacy_id}/eps", web::get().to(eps::desk))

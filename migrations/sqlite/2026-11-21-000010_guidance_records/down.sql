@@ -1,0 +1,17 @@
+DROP TRIGGER guidance_records_no_delete;
+DROP TRIGGER guidance_records_no_update;
+DROP TABLE guidance_records;
+DROP TABLE drug_information;
+DROP TABLE eligibility_requests;
+DROP TABLE guidance_consents;
+ALTER TABLE guidance_sessions DROP COLUMN review_note;
+ALTER TABLE guidance_sessions DROP COLUMN reviewed_by;
+ALTER TABLE guidance_sessions DROP COLUMN review_reasons;
+ALTER TABLE guidance_sessions DROP COLUMN outcome_note;
+ALTER TABLE guidance_sessions DROP COLUMN fallback;
+ALTER TABLE guidance_sessions DROP COLUMN outcome;
+ALTER TABLE guidance_sessions DROP COLUMN ended_at;
+ALTER TABLE guidance_sessions DROP COLUMN started_at;
+ALTER TABLE guidance_sessions DROP COLUMN attendees;
+ALTER TABLE guidance_sessions DROP COLUMN identity_check;
+ALTER TABLE guidance_sessions DROP COLUMN meeting_url;
