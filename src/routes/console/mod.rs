@@ -8,6 +8,7 @@ pub mod clinics;
 pub mod copies;
 pub mod eps;
 pub mod guidance;
+pub mod guidance_settings;
 pub mod notices;
 pub mod originals;
 pub mod patients;
@@ -128,8 +129,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/p/{pharmacy_id}/guidance", web::get().to(guidance::day))
         .route("/p/{pharmacy_id}/guidance/new", web::get().to(guidance::new_booking))
         .route("/p/{pharmacy_id}/guidance/sessions", web::post().to(guidance::book))
-        .route("/p/{pharmacy_id}/guidance/settings", web::get().to(guidance::settings))
-        .route("/p/{pharmacy_id}/guidance/settings", web::post().to(guidance::save_settings))
+        .route("/p/{pharmacy_id}/guidance/settings", web::get().to(guidance_settings::settings))
+        .route("/p/{pharmacy_id}/guidance/settings", web::post().to(guidance_settings::save_settings))
         .route("/p/{pharmacy_id}/guidance/{session_id}", web::get().to(guidance::session))
         .route("/p/{pharmacy_id}/guidance/{session_id}/{action}", web::post().to(guidance::session_action))
         .route("/p/{pharmacy_id}/tasks", web::get().to(originals::tasks))
