@@ -168,6 +168,25 @@ pub fn seed(conn: &mut DbConnection, iterations: u32) -> CliResult<String> {
         );
     }
     seed_clinical(conn, &ctx, &main.id, &ids[0])?;
+    // Narcotic stock received from the wholesaler (麻薬帳簿), so the demo's
+    // narcotic prescription can be dispensed.
+    for (product, quantity) in [("8119002G5020", 200), ("8114004G1027", 100)] {
+        crate::ledger::record(
+            conn,
+            &ctx,
+            &main.id,
+            &crate::ledger::EntryInput {
+                product: product.into(),
+                kind: "received".into(),
+                quantity,
+                unit: "錠".into(),
+                lot: "DEMO-LOT-1".into(),
+                reference: "卸伝票 DEMO-0001".into(),
+                ..crate::ledger::EntryInput::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    }
     for clinic in [
         ClinicInput {
             name: "新宿内科クリニック".into(),

@@ -413,6 +413,20 @@ impl From<crate::tasks::TaskError> for AppError {
     }
 }
 
+impl From<crate::ledger::LedgerError> for AppError {
+    fn from(e: crate::ledger::LedgerError) -> Self {
+        use crate::ledger::LedgerError as L;
+        match e {
+            L::Invalid(f) => AppError::Validation(f),
+            L::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            L::NotFound => AppError::NotFound(e.to_string()),
+            L::Balance { .. } => AppError::Conflict(e.to_string()),
+            L::Export(m) => AppError::Internal(format!("ledger export: {m}")),
+            L::Db(d) => d.into(),
+        }
+    }
+}
+
 impl From<crate::guidance::GuidanceError> for AppError {
     fn from(e: crate::guidance::GuidanceError) -> Self {
         use crate::guidance::GuidanceError as G;

@@ -27,6 +27,7 @@ pub mod error;
 pub mod guidance;
 pub mod housekeeping;
 pub mod jobs;
+pub mod ledger;
 pub mod medications;
 pub mod notices;
 pub mod patients;

@@ -4,6 +4,7 @@
 mod admin;
 mod copies;
 mod data;
+mod ledger;
 mod sim;
 
 use std::net::TcpListener;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Originals of copy-based prescriptions.
     #[command(subcommand)]
     Originals(copies::OriginalsCommand),
+    /// The controlled-drug ledger (麻薬帳簿).
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Run only the background job worker (sending notices, ...), without HTTP:
     /// for dedicated worker instances. `serve` runs one in-process when
     /// jobs.enabled is true.
@@ -194,6 +198,7 @@ pub fn main() -> ExitCode {
         Command::Worker => worker(settings),
         Command::Mail(c) => return copies::mail(&settings, c),
         Command::Originals(c) => copies::originals(&settings, c),
+        Command::Ledger(c) => return ledger::ledger(&settings, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -522,6 +522,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    controlled_stock (pharmacy_id, product) {
+        pharmacy_id -> Text,
+        product -> Text,
+        product_name -> Text,
+        category -> Text,
+        unit -> Text,
+        balance -> BigInt,
+        seq -> BigInt,
+        head_hash -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    controlled_ledger (pharmacy_id, product, seq) {
+        pharmacy_id -> Text,
+        product -> Text,
+        seq -> BigInt,
+        id -> Text,
+        kind -> Text,
+        quantity -> BigInt,
+        unit -> Text,
+        lot -> Text,
+        balance_after -> BigInt,
+        actor -> Text,
+        witness -> Text,
+        reference -> Text,
+        note -> Text,
+        occurred_at -> Timestamp,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -788,4 +823,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     eligibility_requests,
     drug_information,
     guidance_records,
+    controlled_stock,
+    controlled_ledger,
 );

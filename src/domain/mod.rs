@@ -5,6 +5,7 @@ pub mod audit;
 pub mod checks;
 pub mod clinic;
 pub mod contact;
+pub mod delivery;
 pub mod dispensing;
 pub mod drug_master;
 pub mod eps;

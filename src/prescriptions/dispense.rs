@@ -142,7 +142,9 @@ pub fn dispense(
             return Ok(Err(PrescriptionError::Invalid(errors)));
         }
         let mut given = Vec::with_capacity(rows.len());
+        let mut explicit = Vec::with_capacity(rows.len());
         for (it, line, code, name, yj, substituted) in rows {
+            explicit.push(line.is_some_and(|l| !l.quantity.is_empty()));
             let quantity = line
                 .map(|l| l.quantity.clone())
                 .filter(|q| !q.is_empty())
@@ -181,6 +183,8 @@ pub fn dispense(
                 ))
                 .execute(c)?;
         }
+        // Controlled drugs leave the stock in the same transaction (麻薬帳簿).
+        ledger_entries(c, ctx, pharmacy_id, rx_id, &given, &explicit)?;
         diesel::update(prescriptions::table.find((pharmacy_id, rx_id)))
             .set((
                 prescriptions::status.eq("dispensed"),
@@ -260,6 +264,83 @@ pub fn dispense(
         done.stage = Stage::of("dispensed", done.eps.as_ref().map(|e| e.state.as_str()), 0);
         done.stage_label = done.stage.label().into();
         Ok(Ok(done))
-    })?;
-    outcome
+    });
+    if let Err(PrescriptionError::Blocked(why)) = &outcome {
+        // Rolled back; the refusal is still recorded.
+        audit::record_alone(
+            conn,
+            ctx,
+            Event::denied(Some(pharmacy_id), "prescription.dispensed")
+                .subject("prescription", rx_id)
+                .detail(why.clone()),
+        )?;
+    }
+    outcome?
+}
+
+/// Writes the ledger entry of each dispensed 麻薬 (and each 向精神薬 the pharmacy
+/// keeps a ledger for). Their quantity must be given as a number: a default (the
+/// dose) would silently under-count the stock.
+fn ledger_entries(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    rx_id: &str,
+    given: &[DispensedRow],
+    explicit: &[bool],
+) -> Result<(), PrescriptionError> {
+    use crate::domain::delivery::ledger::EntryKind;
+    use crate::ledger::{self, LedgerError, NewEntry};
+    for (i, row) in given.iter().enumerate() {
+        let Some(yj) = &row.yj_code else { continue };
+        let Some(product) = crate::drugs::lookup(c, yj)?.into_iter().next() else {
+            continue;
+        };
+        let tracked = match ledger::category(product.narcotic, product.psychotropic) {
+            Some("narcotic") => true,
+            Some(_) => ledger::keeps_ledger(c, pharmacy_id, yj)?,
+            _ => false,
+        };
+        if !tracked {
+            continue;
+        }
+        let quantity = explicit
+            .get(i)
+            .copied()
+            .unwrap_or(false)
+            .then(|| ledger::whole_quantity(&row.quantity))
+            .flatten();
+        let Some(quantity) = quantity else {
+            let mut f = FieldErrors::new();
+            f.add(
+                &format!("items[{i}].quantity"),
+                "麻薬・向精神薬は調剤数量を数値で入力してください（例: 14錠） (quantity required)",
+            );
+            return Err(PrescriptionError::Invalid(f));
+        };
+        let unit: String = crate::domain::text::normalize(&row.quantity)
+            .trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.')
+            .trim()
+            .to_string();
+        ledger::append(
+            c,
+            ctx,
+            pharmacy_id,
+            &NewEntry {
+                product: yj,
+                kind: EntryKind::Dispensed,
+                quantity,
+                unit: if unit.is_empty() { "単位" } else { &unit },
+                lot: row.lot_number.as_deref().unwrap_or(""),
+                witness: "",
+                reference: rx_id,
+                note: "",
+            },
+        )
+        .map_err(|e| match e {
+            LedgerError::Db(d) => PrescriptionError::Db(d),
+            other => PrescriptionError::Blocked(format!("麻薬帳簿: {other}")),
+        })?;
+    }
+    Ok(())
 }

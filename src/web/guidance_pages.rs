@@ -54,6 +54,13 @@ pub struct GuidanceSessionPage {
 }
 
 impl GuidanceSessionPage {
+    /// A stored (UTC) time in Japan time, as staff read it.
+    pub fn jst(&self, utc: &chrono::NaiveDateTime) -> String {
+        crate::context::jst(*utc)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
     /// The identity kinds for the select box.
     pub fn kinds() -> Vec<(&'static str, &'static str)> {
         IdentityCheck::ALL
@@ -61,6 +68,22 @@ impl GuidanceSessionPage {
             .map(|k| (k.as_str(), k.label()))
             .collect()
     }
+}
+
+/// The controlled-drug ledger (麻薬帳簿).
+#[derive(Template)]
+#[template(path = "console/ledger.html")]
+pub struct LedgerPage {
+    pub layout: Layout,
+    pub pharmacy_id: String,
+    /// The product shown (empty: none).
+    pub product: String,
+    pub month_start: String,
+    pub today: String,
+    pub report_year: i32,
+    pub stock: Vec<crate::ledger::Stock>,
+    pub entries: Vec<crate::ledger::Entry>,
+    pub error: Option<String>,
 }
 
 /// The pharmacy's guidance settings and the pharmacists' hours.

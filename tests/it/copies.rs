@@ -186,12 +186,27 @@ pub(crate) async fn dispensed_copy(s: &Setup, clinic: &str, code: &str) -> Strin
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["prescription"]["id"].as_str().unwrap().to_string();
+    let rx = r.json()["prescription"].clone();
+    let id = rx["id"].as_str().unwrap().to_string();
+    // A narcotic leaves the stock (麻薬帳簿): receive some, dispense a counted quantity.
+    let body = if code == OXYCONTIN {
+        let r = s
+            .pharm
+            .post_json(
+                &format!("/api/v1/pharmacies/{}/ledger/entries", s.pid),
+                json!({"product": code, "kind": "received", "quantity": 100, "unit": "錠", "lot": "L1", "reference": "卸伝票 1"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        json!({"items": [{"item_id": rx["items"][0]["id"], "quantity": "14錠", "lot_number": "L1"}]})
+    } else {
+        json!({})
+    };
     let r = s
         .pharm
         .post_json(
             &format!("/api/v1/pharmacies/{}/prescriptions/{id}/dispense", s.pid),
-            json!({}),
+            body,
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());

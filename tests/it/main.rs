@@ -8,6 +8,7 @@ mod eps_flow;
 mod guidance;
 mod guidance_console;
 mod guidance_records;
+mod ledger;
 mod smtp;
 
 mod audit_chain;

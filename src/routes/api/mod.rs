@@ -8,6 +8,7 @@ pub mod copies;
 pub mod eps;
 pub mod guidance;
 pub mod guidance_sessions;
+pub mod ledger;
 pub mod notices;
 pub mod originals;
 pub mod patients;
@@ -156,6 +157,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/records", web::post().to(guidance_sessions::sign_record))
             .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/records", web::get().to(guidance_sessions::record_versions))
             .route("/pharmacies/{pharmacy_id}/guidance/day", web::get().to(guidance_sessions::day))
+            .route("/pharmacies/{pharmacy_id}/ledger", web::get().to(ledger::stock))
+            .route("/pharmacies/{pharmacy_id}/ledger/entries", web::post().to(ledger::record))
+            .route("/pharmacies/{pharmacy_id}/ledger/annual.csv", web::get().to(ledger::annual))
+            .route("/pharmacies/{pharmacy_id}/ledger/{product}/entries", web::get().to(ledger::entries))
+            .route("/pharmacies/{pharmacy_id}/ledger/{product}/book.csv", web::get().to(ledger::book))
+            .route("/pharmacies/{pharmacy_id}/ledger/{product}/entries/{seq}/accident-report", web::get().to(ledger::accident_report))
             .route("/pharmacies/{pharmacy_id}/guidance/eligibility", web::post().to(guidance_sessions::request_eligibility))
             .route("/pharmacies/{pharmacy_id}/guidance/eligibility", web::get().to(guidance_sessions::list_eligibility))
             .route("/pharmacies/{pharmacy_id}/guidance/patients/{patient_id}/consents", web::post().to(guidance_sessions::record_consent))

@@ -9,6 +9,7 @@ pub mod copies;
 pub mod eps;
 pub mod guidance;
 pub mod guidance_settings;
+pub mod ledger;
 pub mod notices;
 pub mod originals;
 pub mod patients;
@@ -133,6 +134,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/p/{pharmacy_id}/guidance/settings", web::post().to(guidance_settings::save_settings))
         .route("/p/{pharmacy_id}/guidance/{session_id}", web::get().to(guidance::session))
         .route("/p/{pharmacy_id}/guidance/{session_id}/{action}", web::post().to(guidance::session_action))
+        .route("/p/{pharmacy_id}/ledger", web::get().to(ledger::show))
+        .route("/p/{pharmacy_id}/ledger", web::post().to(ledger::record))
         .route("/p/{pharmacy_id}/tasks", web::get().to(originals::tasks))
         .route("/p/{pharmacy_id}/tasks/{task_id}/done", web::post().to(originals::task_done))
         .route("/p/{pharmacy_id}/eps", web::get().to(eps::desk))
