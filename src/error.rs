@@ -413,6 +413,22 @@ impl From<crate::tasks::TaskError> for AppError {
     }
 }
 
+impl From<crate::deliveries::DeliveryError> for AppError {
+    fn from(e: crate::deliveries::DeliveryError) -> Self {
+        use crate::deliveries::DeliveryError as D;
+        match e {
+            D::Invalid(f) => AppError::Validation(f),
+            D::Forbidden(_) => AppError::Forbidden(e.to_string()),
+            D::NotFound => AppError::NotFound(e.to_string()),
+            D::MethodRefused(_) => AppError::Refused(e.to_string()),
+            D::GuidanceNotCompleted(_) | D::NeedsConfirmation(_) | D::WrongState(_) => {
+                AppError::Conflict(e.to_string())
+            }
+            D::Db(d) => d.into(),
+        }
+    }
+}
+
 impl From<crate::ledger::LedgerError> for AppError {
     fn from(e: crate::ledger::LedgerError) -> Self {
         use crate::ledger::LedgerError as L;

@@ -19,6 +19,7 @@ pub mod config;
 pub mod context;
 pub mod copies;
 pub mod db;
+pub mod deliveries;
 pub mod demo;
 pub mod domain;
 pub mod drugs;

@@ -557,6 +557,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    deliveries (pharmacy_id, id) {
+        pharmacy_id -> Text,
+        id -> Text,
+        patient_id -> Text,
+        method -> Text,
+        state -> Text,
+        destination -> Text,
+        recipient_rules -> Text,
+        handling_notes -> Text,
+        window_start -> Timestamp,
+        window_end -> Timestamp,
+        requirements -> Text,
+        needs_logger -> Bool,
+        method_confirmed_by -> Nullable<Text>,
+        courier_id -> Nullable<Text>,
+        seal_number -> Nullable<Text>,
+        version -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    delivery_prescriptions (pharmacy_id, prescription_id) {
+        pharmacy_id -> Text,
+        prescription_id -> Text,
+        delivery_id -> Text,
+    }
+}
+
+diesel::table! {
+    delivery_items (pharmacy_id, delivery_id, dispensed_item_id) {
+        pharmacy_id -> Text,
+        delivery_id -> Text,
+        dispensed_item_id -> Text,
+        prescription_id -> Text,
+        product_code -> Text,
+        product_name -> Text,
+        quantity -> Text,
+        lot -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    delivery_events (pharmacy_id, delivery_id, seq) {
+        pharmacy_id -> Text,
+        delivery_id -> Text,
+        seq -> Integer,
+        state -> Text,
+        actor -> Text,
+        place -> Text,
+        note -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(memberships -> pharmacies (pharmacy_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -825,4 +883,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     guidance_records,
     controlled_stock,
     controlled_ledger,
+    deliveries,
+    delivery_prescriptions,
+    delivery_items,
+    delivery_events,
 );

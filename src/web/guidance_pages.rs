@@ -86,6 +86,22 @@ pub struct LedgerPage {
     pub error: Option<String>,
 }
 
+impl LedgerPage {
+    /// A stored (UTC) time in Japan time.
+    pub fn jst(&self, utc: &chrono::NaiveDateTime) -> String {
+        crate::context::jst(*utc)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// An entry kind in the ledger's words.
+    pub fn kind_label(&self, kind: &str) -> &'static str {
+        crate::domain::delivery::ledger::EntryKind::parse(kind)
+            .map(|k| k.label())
+            .unwrap_or("?")
+    }
+}
+
 /// The pharmacy's guidance settings and the pharmacists' hours.
 #[derive(Template)]
 #[template(path = "console/guidance_settings.html")]

@@ -480,3 +480,23 @@ async fn pharmacy_settings_set_slot_length_buffer_and_qualification_url() {
     };
     assert!(body.contains(url), "{body}");
 }
+
+#[actix_web::test]
+async fn eligibility_requests_are_refused_without_a_national_services_terminal() {
+    let app = TestApp::spawn().await;
+    let pid = app.pharmacy("1341234567", "さくら薬局");
+    app.user(&pid, "clerk1", Role::Clerk);
+    let clerk = app.signed_in("clerk1", None).await;
+    let r = clerk
+        .post_json(
+            &format!("/api/v1/pharmacies/{pid}/guidance/eligibility"),
+            json!({"consent_date": "2026-11-21", "visit_date": "2026-11-25"}),
+        )
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    let list = clerk
+        .get(&format!("/api/v1/pharmacies/{pid}/guidance/eligibility"))
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 0, "nothing queued");
+}

@@ -2,6 +2,7 @@
 //! test, on the backend named by `TEST_BACKEND` (scripts/test.sh runs both).
 
 mod common;
+mod deliveries;
 mod drugs;
 mod eps;
 mod eps_flow;

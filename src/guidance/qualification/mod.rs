@@ -68,11 +68,13 @@ fn date(field: &str, s: &str) -> Result<NaiveDate, GuidanceError> {
 }
 
 /// Queues a bulk eligibility request (clerks and pharmacists; audited): the job
-/// sends it when the terminal is reachable and fetches the result later.
+/// sends it when the terminal is reachable and fetches the result later. Without
+/// a configured terminal nothing would ever send it, so it is refused.
 pub fn request_eligibility(
     conn: &mut DbConnection,
     ctx: &Ctx,
     dead_after: chrono::Duration,
+    gateway_configured: bool,
     pharmacy_id: &str,
     input: &EligibilityInput,
 ) -> Result<EligibilityRequest, GuidanceError> {
@@ -84,6 +86,9 @@ pub fn request_eligibility(
         "guidance.eligibility_requested",
         None,
     )?;
+    if !gateway_configured {
+        return Err(GuidanceError::NotConfigured);
+    }
     let consent_date = date("consent_date", &input.consent_date)?;
     let visit_date = date("visit_date", &input.visit_date)?;
     if visit_date < consent_date {

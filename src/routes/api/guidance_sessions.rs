@@ -125,9 +125,16 @@ pub async fn request_eligibility(
     body: web::Json<EligibilityInput>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
-    let (ctx, input, dead) = (s.ctx, body.into_inner(), state.outbox.dead_after);
+    let (ctx, input, dead, configured) = (
+        s.ctx,
+        body.into_inner(),
+        state.outbox.dead_after,
+        state.gateway().is_some(),
+    );
     let r = state
-        .db(move |conn| qualification::request_eligibility(conn, &ctx, dead, &pid, &input))
+        .db(move |conn| {
+            qualification::request_eligibility(conn, &ctx, dead, configured, &pid, &input)
+        })
         .await?;
     Ok(HttpResponse::Accepted().json(r))
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clinical;
 pub mod clinics;
 pub mod copies;
+pub mod deliveries;
 pub mod eps;
 pub mod guidance;
 pub mod guidance_sessions;
@@ -157,6 +158,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/records", web::post().to(guidance_sessions::sign_record))
             .route("/pharmacies/{pharmacy_id}/guidance/sessions/{session_id}/records", web::get().to(guidance_sessions::record_versions))
             .route("/pharmacies/{pharmacy_id}/guidance/day", web::get().to(guidance_sessions::day))
+            .route("/pharmacies/{pharmacy_id}/deliveries", web::post().to(deliveries::create))
+            .route("/pharmacies/{pharmacy_id}/deliveries/{delivery_id}", web::get().to(deliveries::get))
+            .route("/pharmacies/{pharmacy_id}/deliveries/{delivery_id}/steps", web::post().to(deliveries::advance))
             .route("/pharmacies/{pharmacy_id}/ledger", web::get().to(ledger::stock))
             .route("/pharmacies/{pharmacy_id}/ledger/entries", web::post().to(ledger::record))
             .route("/pharmacies/{pharmacy_id}/ledger/annual.csv", web::get().to(ledger::annual))
