@@ -10,9 +10,7 @@ use diesel::prelude::*;
 use super::{GuidanceError, Session};
 use crate::audit::{self, Event};
 use crate::context::Ctx;
-use crate::db::schema::{
-    guidance_reminders, guidance_sessions, guidance_settings, patients, users,
-};
+use crate::db::schema::{guidance_reminders, guidance_sessions, patients, users};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::guidance::reminders::{schedule, ReminderPolicy};
 use crate::domain::ics::Appointment;
@@ -60,12 +58,7 @@ pub(crate) fn notify(
         .find(&s.pharmacist_id)
         .select(users::display_name)
         .first(c)?;
-    let qualification_url: String = guidance_settings::table
-        .find(pharmacy_id)
-        .select(guidance_settings::qualification_url)
-        .first(c)
-        .optional()?
-        .unwrap_or_default();
+    let qualification_url = super::current_settings(c, pharmacy_id)?.qualification_url;
     let letterhead = notices::letterhead(c, pharmacy_id)?;
     let appointment = (what != "reminder").then(|| Appointment {
         uid: format!("{}@guidance", s.id),
@@ -98,12 +91,24 @@ pub(crate) fn notify(
         },
     )
     .map_err(|e| GuidanceError::WrongState(e.to_string()))?;
+    to_patient(c, ctx, outbox, pharmacy_id, &s.patient_id, rendered)
+}
+
+/// Queues a rendered notice to a patient (in the caller's transaction); returns its id.
+fn to_patient(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    outbox: &OutboxConfig,
+    pharmacy_id: &str,
+    patient_id: &str,
+    rendered: notices::templates::Rendered,
+) -> Result<String, GuidanceError> {
     let n = notices::enqueue(
         c,
         ctx,
         outbox,
         pharmacy_id,
-        RecipientRef::Patient(s.patient_id.clone()),
+        RecipientRef::Patient(patient_id.to_string()),
         rendered,
         &[],
     )
@@ -128,12 +133,7 @@ pub(crate) fn invite(
         .find((pharmacy_id, patient_id))
         .select(patients::name_kanji)
         .first(c)?;
-    let qualification_url: String = guidance_settings::table
-        .find(pharmacy_id)
-        .select(guidance_settings::qualification_url)
-        .first(c)
-        .optional()?
-        .unwrap_or_default();
+    let qualification_url = super::current_settings(c, pharmacy_id)?.qualification_url;
     let letterhead = notices::letterhead(c, pharmacy_id)?;
     let rendered = guidance_notice(
         &letterhead,
@@ -151,20 +151,7 @@ pub(crate) fn invite(
         },
     )
     .map_err(|e| GuidanceError::WrongState(e.to_string()))?;
-    let n = notices::enqueue(
-        c,
-        ctx,
-        outbox,
-        pharmacy_id,
-        RecipientRef::Patient(patient_id.to_string()),
-        rendered,
-        &[],
-    )
-    .map_err(|e| match e {
-        notices::NoticeError::Db(d) => GuidanceError::Db(d),
-        other => GuidanceError::WrongState(other.to_string()),
-    })?;
-    Ok(n.id)
+    to_patient(c, ctx, outbox, pharmacy_id, patient_id, rendered)
 }
 
 /// Replaces the unsent reminders of a session with those of its current time.

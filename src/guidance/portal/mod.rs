@@ -19,8 +19,8 @@ use crate::audit::{self, Event};
 use crate::context::Ctx;
 use crate::db::backend::is_unique_violation;
 use crate::db::schema::{
-    app_secrets, guidance_sessions, guidance_settings, memberships, patients, pharmacies,
-    portal_link_uses, prescriptions, users,
+    app_secrets, guidance_sessions, memberships, patients, pharmacies, portal_link_uses,
+    prescriptions, users,
 };
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::guidance::availability::free_slots;
@@ -281,12 +281,7 @@ fn pharmacy_facts(
         .find(pharmacy_id)
         .select((pharmacies::name, pharmacies::phone))
         .first(c)?;
-    let qualification_url = guidance_settings::table
-        .find(pharmacy_id)
-        .select(guidance_settings::qualification_url)
-        .first::<String>(c)
-        .optional()?
-        .unwrap_or_default();
+    let qualification_url = super::current_settings(c, pharmacy_id)?.qualification_url;
     Ok((
         name,
         crate::domain::text::format_phone(&phone),
