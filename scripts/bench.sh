@@ -12,6 +12,8 @@ echo "== medication check through the HTTP API (with the database)"
 PHARMACY__LOG__FILTER=warn "$bin" bench check-api --requests 1000
 echo "== e-prescription intake end to end (simulator latency 0)"
 PHARMACY__LOG__FILTER=warn "$bin" bench eps
+echo "== temperature readings through the HTTP API, and the raw insert rate"
+PHARMACY__LOG__FILTER=warn "$bin" bench readings
 master=../shared/data/drug-master/mhlw_yakka_20250716.csv
 if [ -f "$master" ]; then
     echo "== full MHLW import"

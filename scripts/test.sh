@@ -47,6 +47,7 @@ step "benchmarks (figures only; this is the debug test build, see scripts/bench.
 target/debug/pharmacy bench checks --iterations 1000
 PHARMACY__LOG__FILTER=warn target/debug/pharmacy bench check-api --requests 200
 PHARMACY__LOG__FILTER=warn target/debug/pharmacy bench eps --sequential 50 --concurrent 200
+PHARMACY__LOG__FILTER=warn target/debug/pharmacy bench readings --readings 20000 --batch 5000
 if [ -f ../shared/data/drug-master/mhlw_yakka_20250716.csv ]; then
     PHARMACY__LOG__FILTER=warn target/debug/pharmacy bench import --mhlw ../shared/data/drug-master/mhlw_yakka_20250716.csv
 fi

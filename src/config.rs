@@ -46,6 +46,7 @@ pub struct Settings {
     pub eps: EpsSettings,
     pub copies: CopySettings,
     pub guidance: GuidanceSettings,
+    pub delivery: DeliverySettings,
     pub log: LogSettings,
 }
 
@@ -115,6 +116,22 @@ impl GuidanceSettings {
             day_before: self.reminder_day_before,
             minutes_before: self.reminder_minutes_before.clamp(0, 24 * 60),
         }
+    }
+}
+
+/// `[delivery]`: home delivery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Hours after a controlled or refrigerated delivery is handed over without
+    /// the patient confirming receipt before a follow-up task is made.
+    pub followup_hours: i64,
+}
+
+impl DeliverySettings {
+    /// The follow-up delay (at least an hour, at most two weeks).
+    pub fn followup_after(&self) -> chrono::Duration {
+        chrono::Duration::hours(self.followup_hours.clamp(1, 24 * 14))
     }
 }
 

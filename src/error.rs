@@ -421,9 +421,15 @@ impl From<crate::deliveries::DeliveryError> for AppError {
             D::Forbidden(_) => AppError::Forbidden(e.to_string()),
             D::NotFound => AppError::NotFound(e.to_string()),
             D::MethodRefused(_) => AppError::Refused(e.to_string()),
-            D::GuidanceNotCompleted(_) | D::NeedsConfirmation(_) | D::WrongState(_) => {
-                AppError::Conflict(e.to_string())
-            }
+            D::NotAssigned => AppError::Forbidden(e.to_string()),
+            D::CodeWrong { .. } => AppError::Refused(e.to_string()),
+            D::GuidanceNotCompleted(_)
+            | D::NeedsConfirmation(_)
+            | D::WrongState(_)
+            | D::CodeLocked
+            | D::CodeUsed
+            | D::Quarantined(_)
+            | D::HandoverBlocked(_) => AppError::Conflict(e.to_string()),
             D::Db(d) => d.into(),
         }
     }

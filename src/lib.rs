@@ -12,6 +12,7 @@ pub mod authz;
 pub mod bench;
 pub mod bench_api;
 pub mod bench_eps;
+pub mod bench_readings;
 pub mod cli;
 pub mod clinics;
 pub mod clock;

@@ -114,6 +114,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 4)]
         threads: usize,
     },
+    /// Temperature-logger readings through the HTTP API in JSON batches (temp
+    /// SQLite, or the configured PostgreSQL), and the raw insert rate beside it.
+    Readings {
+        #[arg(long, default_value_t = 200_000)]
+        readings: usize,
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+    },
     /// Importing the full MHLW list into a fresh database (the configured
     /// PostgreSQL when PHARMACY__DATABASE__URL names one, else a temp SQLite file).
     Import {
@@ -141,6 +149,9 @@ fn bench(settings: &Validated, cmd: BenchCommand) -> CliResult<()> {
             concurrent.max(10),
             threads.clamp(1, 32),
         ),
+        BenchCommand::Readings { readings, batch } => {
+            crate::bench_readings::readings(settings, readings.max(100), batch.clamp(1, 20_000))
+        }
         BenchCommand::Import { mhlw } => {
             let bytes = std::fs::read(&mhlw).map_err(|e| format!("{}: {e}", mhlw.display()))?;
             let dir = std::env::temp_dir().join(format!("pharmacy-bench-{}", std::process::id()));
@@ -312,6 +323,18 @@ pub fn run_server(state: AppState, listener: TcpListener) -> CliResult<()> {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "overdue originals sweep failed"),
+                }
+                // Delivered controlled or cold parcels the patient has not confirmed.
+                match housekeeping
+                    .db(move |conn| {
+                        crate::deliveries::followup_sweep(conn, now)
+                            .map_err(crate::error::AppError::from)
+                    })
+                    .await
+                {
+                    Ok(n) if n > 0 => tracing::info!(tasks = n, "unconfirmed deliveries"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "delivery follow-up sweep failed"),
                 }
                 // Request and response files nobody will read any more (a crash
                 // between writing and reading, an answer after the timeout).

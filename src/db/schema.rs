@@ -578,6 +578,13 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        logger_serial -> Nullable<Text>,
+        logger_interval_seconds -> Nullable<Integer>,
+        quarantine -> Text,
+        quarantine_reason -> Nullable<Text>,
+        quarantine_decided_by -> Nullable<Text>,
+        quarantine_decided_at -> Nullable<Timestamp>,
+        needs_followup -> Bool,
     }
 }
 
@@ -599,6 +606,7 @@ diesel::table! {
         product_name -> Text,
         quantity -> Text,
         lot -> Nullable<Text>,
+        label_range -> Nullable<Text>,
     }
 }
 
@@ -836,6 +844,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    delivery_custody (pharmacy_id, delivery_id) {
+        pharmacy_id -> Text,
+        delivery_id -> Text,
+        code_hash -> Nullable<Text>,
+        code_attempts -> Integer,
+        code_locked -> Bool,
+        code_used_at -> Nullable<Timestamp>,
+        proxy_name -> Nullable<Text>,
+        proxy_relation -> Nullable<Text>,
+        proxy_confirmed_by -> Nullable<Text>,
+        received_by -> Nullable<Text>,
+        signature -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        next_attempt_at -> Nullable<Timestamp>,
+        receipt_confirmed_at -> Nullable<Timestamp>,
+        followup_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    temperature_readings (pharmacy_id, logger_serial, recorded_at) {
+        pharmacy_id -> Text,
+        logger_serial -> Text,
+        recorded_at -> Timestamp,
+        celsius -> Double,
+        delivery_id -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     pharmacies,
     users,
@@ -869,6 +907,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     original_discrepancies,
     original_requests,
     staff_tasks,
+    temperature_readings,
+    delivery_custody,
     guidance_settings,
     pharmacist_hours,
     pharmacist_exceptions,

@@ -6,6 +6,23 @@
 //! handed to courier → out for delivery → delivered / failed attempt → returned,
 //! every step recorded with who, when and where, none skipped.
 
+mod coldchain;
+mod create;
+mod handover;
+mod notify;
+mod steps;
+mod views;
+
+pub use coldchain::{
+    decide_quarantine, ingest, ingest_csv, store_readings, trip, DecisionInput, Ingested,
+    ProductTrip, ReadingInput, ReadingsBatch, Trip,
+};
+pub use create::create;
+pub use handover::{confirm_proxy, hand_over, reissue_code, HandoverInput, ProxyInput};
+pub use notify::{confirm_receipt, followup_sweep, receipt_view, ReceiptView};
+pub use steps::{advance, StepInput};
+pub use views::{board, carriers, courier_list, courier_view, BoardRow, CourierStop};
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -13,14 +30,9 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Event};
 use crate::context::{Ctx, Denied};
-use crate::db::backend::is_unique_violation;
-use crate::db::schema::{
-    deliveries, delivery_events, delivery_items, delivery_prescriptions, dispensed_items,
-    memberships, patients, prescriptions,
-};
-use crate::db::{write_transaction, DbConnection};
-use crate::domain::delivery::rules::{judge, ContentFlags, Method, State};
-use crate::domain::drug_master::Flag;
+use crate::db::schema::{deliveries, delivery_custody, delivery_events, delivery_items};
+use crate::db::DbConnection;
+use crate::domain::delivery::rules::State;
 use crate::domain::fields::FieldErrors;
 use crate::domain::role::Permission;
 
@@ -41,6 +53,20 @@ pub enum DeliveryError {
     NeedsConfirmation(String),
     #[error("この状態ではできません: {0}")]
     WrongState(String),
+    #[error("この配送の担当ではありません (not assigned to this delivery)")]
+    NotAssigned,
+    #[error("受け渡しコードが違います（残り{remaining}回） (wrong handover code)")]
+    CodeWrong { remaining: i32 },
+    #[error(
+        "受け渡しコードは誤入力が続いたためロックされました。薬局にご連絡ください (code locked)"
+    )]
+    CodeLocked,
+    #[error("この受け渡しコードは使用済みです (code already used)")]
+    CodeUsed,
+    #[error("温度逸脱のため保留中です。薬剤師の判断が必要です: {0} (quarantined)")]
+    Quarantined(String),
+    #[error("お渡しできません: {0} (handover blocked)")]
+    HandoverBlocked(String),
     #[error("database: {0}")]
     Db(#[from] diesel::result::Error),
 }
@@ -51,7 +77,7 @@ impl From<Denied> for DeliveryError {
     }
 }
 
-fn invalid(field: &str, m: impl Into<String>) -> DeliveryError {
+pub(crate) fn invalid(field: &str, m: impl Into<String>) -> DeliveryError {
     let mut f = FieldErrors::new();
     f.add(field, m);
     DeliveryError::Invalid(f)
@@ -99,6 +125,70 @@ pub struct Delivery {
     pub courier_id: Option<String>,
     pub seal_number: Option<String>,
     pub version: i32,
+    /// The handover: code, proxy, receipt.
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub custody: Custody,
+    pub logger_serial: Option<String>,
+    pub logger_interval_seconds: Option<i32>,
+    /// none, quarantined, or the pharmacist's decision: use, return, destroy.
+    pub quarantine: String,
+    pub quarantine_reason: Option<String>,
+    pub quarantine_decided_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub quarantine_decided_at: Option<NaiveDateTime>,
+    /// Controlled or refrigerated contents: an unconfirmed receipt is followed up.
+    pub needs_followup: bool,
+}
+
+/// Who received a delivery and how (the handover code, the proxy
+/// confirmed by phone, the signature, the patient's receipt confirmation).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = delivery_custody)]
+pub struct Custody {
+    /// Never serialised: the hash of the handover code.
+    #[serde(skip)]
+    pub code_hash: Option<String>,
+    /// Wrong handover codes so far.
+    pub code_attempts: i32,
+    pub code_locked: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub code_used_at: Option<NaiveDateTime>,
+    /// A family member or carer the pharmacy confirmed by phone.
+    pub proxy_name: Option<String>,
+    pub proxy_relation: Option<String>,
+    pub proxy_confirmed_by: Option<String>,
+    /// Who received the parcel (本人, or name and relation).
+    pub received_by: Option<String>,
+    /// The recipient's signature (SVG path data), when drawn.
+    pub signature: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<NaiveDateTime>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<NaiveDateTime>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub receipt_confirmed_at: Option<NaiveDateTime>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub followup_at: Option<NaiveDateTime>,
+}
+
+/// Delivery `id` with its custody row.
+pub(crate) fn find(
+    c: &mut DbConnection,
+    pharmacy_id: &str,
+    id: &str,
+) -> QueryResult<Option<Delivery>> {
+    deliveries::table
+        .inner_join(
+            delivery_custody::table.on(delivery_custody::pharmacy_id
+                .eq(deliveries::pharmacy_id)
+                .and(delivery_custody::delivery_id.eq(deliveries::id))),
+        )
+        .filter(deliveries::pharmacy_id.eq(pharmacy_id))
+        .filter(deliveries::id.eq(id))
+        .select(Delivery::as_select())
+        .first(c)
+        .optional()
 }
 
 /// One step of a delivery.
@@ -123,6 +213,8 @@ pub struct Content {
     pub product_name: String,
     pub quantity: String,
     pub lot: Option<String>,
+    /// The range it is checked against in transit (`2-8`, 室温 ...).
+    pub label_range: Option<String>,
 }
 
 /// A delivery with its contents and timeline.
@@ -133,246 +225,31 @@ pub struct DeliveryDetail {
     pub timeline: Vec<Step>,
 }
 
-fn local(field: &str, s: &str) -> Result<NaiveDateTime, DeliveryError> {
+pub(crate) fn local(field: &str, s: &str) -> Result<NaiveDateTime, DeliveryError> {
     NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M")
         .map(crate::guidance::to_utc)
         .map_err(|_| invalid(field, "YYYY-MM-DDTHH:MM（日本時間）"))
 }
 
-type ItemRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-);
-
-/// Creates a delivery (clerks and pharmacists; the method confirmation counts only
-/// from a pharmacist). Refused when a prescription is not dispensed, belongs to
-/// another patient or delivery, or its guidance is not completed, and when the
-/// contents do not allow the method.
-pub fn create(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    pharmacy_id: &str,
-    input: &DeliveryInput,
-) -> Result<DeliveryDetail, DeliveryError> {
-    crate::authz::require::<DeliveryError>(
-        conn,
-        ctx,
-        pharmacy_id,
-        Permission::WritePatients,
-        "delivery.created",
-        None,
-    )?;
-    let method = Method::parse(&input.method)
-        .ok_or_else(|| invalid("method", "pharmacy_staff, courier, pickup のいずれか"))?;
-    if input.prescription_ids.is_empty() {
-        return Err(invalid(
-            "prescription_ids",
-            "処方箋を選んでください (no prescription)",
-        ));
-    }
-    let (start, end) = (
-        local("window_start", &input.window_start)?,
-        local("window_end", &input.window_end)?,
-    );
-    if end <= start {
-        return Err(invalid("window_end", "終了は開始より後 (end after start)"));
-    }
-    let pharmacist = ctx.actor.require(pharmacy_id, Permission::Dispense).is_ok();
-    let confirmed = input.confirm_method && pharmacist;
-    let id = uuid::Uuid::now_v7().to_string();
-    let now = ctx.now.naive_utc();
-    // Inner errors keep what was written (the refusal's audit row); outer ones roll back.
-    let outcome = write_transaction(
-        conn,
-        |c| -> Result<Result<DeliveryDetail, DeliveryError>, DeliveryError> {
-            let mut patient: Option<String> = None;
-            let mut not_held = Vec::new();
-            for rx in &input.prescription_ids {
-                let (status, pat): (String, String) = prescriptions::table
-                    .find((pharmacy_id, rx))
-                    .select((prescriptions::status, prescriptions::patient_id))
-                    .first(c)
-                    .optional()?
-                    .ok_or_else(|| {
-                        invalid("prescription_ids", format!("処方箋 {rx} がありません"))
-                    })?;
-                if status != "dispensed" {
-                    return Err(invalid(
-                        "prescription_ids",
-                        format!("処方箋 {rx} は調剤済みではありません"),
-                    ));
-                }
-                if patient.as_ref().is_some_and(|p| *p != pat) {
-                    return Err(invalid(
-                        "prescription_ids",
-                        "一人の患者の処方箋だけをまとめられます",
-                    ));
-                }
-                patient = Some(pat);
-                if !crate::guidance::conduct::guidance_completed(c, pharmacy_id, rx)? {
-                    not_held.push(rx.clone());
-                }
-            }
-            let patient = patient.unwrap_or_default();
-            if !not_held.is_empty() {
-                audit::record(
-                    c,
-                    ctx,
-                    Event::denied(Some(pharmacy_id), "delivery.created")
-                        .detail(format!("guidance not completed: {}", not_held.join(", "))),
-                )?;
-                return Ok(Err(DeliveryError::GuidanceNotCompleted(
-                    not_held.join(", "),
-                )));
-            }
-            let rows: Vec<ItemRow> = dispensed_items::table
-                .filter(dispensed_items::pharmacy_id.eq(pharmacy_id))
-                .filter(dispensed_items::prescription_id.eq_any(&input.prescription_ids))
-                .select((
-                    dispensed_items::id,
-                    dispensed_items::prescription_id,
-                    dispensed_items::drug_code,
-                    dispensed_items::drug_name,
-                    dispensed_items::yj_code,
-                    dispensed_items::quantity,
-                    dispensed_items::lot_number,
-                ))
-                .load(c)?;
-            let mut flags = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let product = match &r.4 {
-                    Some(yj) => crate::drugs::lookup(c, yj)?.into_iter().next(),
-                    None => None,
-                };
-                let f = |g: fn(&crate::drugs::Product) -> Flag| {
-                    product.as_ref().map(g).unwrap_or(Flag::Unknown)
-                };
-                flags.push(ContentFlags {
-                    name: r.3.clone(),
-                    narcotic: f(|p| p.narcotic),
-                    psychotropic: f(|p| p.psychotropic),
-                    stimulant_precursor: f(|p| p.stimulant_precursor),
-                    poison: f(|p| p.poison),
-                    refrigerated: f(|p| p.refrigerated),
-                });
-            }
-            let verdict = judge(method, &flags);
-            if !verdict.refused.is_empty() {
-                return Ok(Err(DeliveryError::MethodRefused(
-                    verdict.refused.join("、"),
-                )));
-            }
-            if !verdict.allowed(confirmed) {
-                return Ok(Err(DeliveryError::NeedsConfirmation(
-                    verdict.needs_confirmation.join("、"),
-                )));
-            }
-            let destination = match input.destination.as_deref().map(str::trim) {
-                Some(d) if !d.is_empty() => d.to_string(),
-                _ => patients::table
-                    .find((pharmacy_id, &patient))
-                    .select(patients::address)
-                    .first::<Option<String>>(c)?
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| {
-                        invalid(
-                            "destination",
-                            "届け先を入力してください（患者の住所が未登録）",
-                        )
-                    })?,
-            };
-            let mut requirements = verdict.needs_confirmation.clone();
-            if verdict.needs_logger {
-                requirements.push("温度ロガー同梱".into());
-            }
-            diesel::insert_into(deliveries::table)
-                .values((
-                    deliveries::pharmacy_id.eq(pharmacy_id),
-                    deliveries::id.eq(&id),
-                    deliveries::patient_id.eq(&patient),
-                    deliveries::method.eq(method.as_str()),
-                    deliveries::state.eq(State::Prepared.as_str()),
-                    deliveries::destination.eq(&destination),
-                    deliveries::recipient_rules
-                        .eq(crate::domain::text::normalize(&input.recipient_rules)),
-                    deliveries::handling_notes
-                        .eq(crate::domain::text::normalize(&input.handling_notes)),
-                    deliveries::window_start.eq(start),
-                    deliveries::window_end.eq(end),
-                    deliveries::requirements.eq(requirements.join("、")),
-                    deliveries::needs_logger.eq(verdict.needs_logger),
-                    deliveries::method_confirmed_by
-                        .eq((!verdict.needs_confirmation.is_empty())
-                            .then(|| ctx.actor.name.clone())),
-                    deliveries::version.eq(1),
-                    deliveries::created_by.eq(&ctx.actor.name),
-                    deliveries::created_at.eq(now),
-                    deliveries::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            for rx in &input.prescription_ids {
-                diesel::insert_into(delivery_prescriptions::table)
-                    .values((
-                        delivery_prescriptions::pharmacy_id.eq(pharmacy_id),
-                        delivery_prescriptions::prescription_id.eq(rx),
-                        delivery_prescriptions::delivery_id.eq(&id),
-                    ))
-                    .execute(c)?;
-            }
-            for r in &rows {
-                diesel::insert_into(delivery_items::table)
-                    .values((
-                        delivery_items::pharmacy_id.eq(pharmacy_id),
-                        delivery_items::delivery_id.eq(&id),
-                        delivery_items::dispensed_item_id.eq(&r.0),
-                        delivery_items::prescription_id.eq(&r.1),
-                        delivery_items::product_code.eq(&r.2),
-                        delivery_items::product_name.eq(&r.3),
-                        delivery_items::quantity.eq(&r.5),
-                        delivery_items::lot.eq(&r.6),
-                    ))
-                    .execute(c)?;
-            }
-            step(c, ctx, pharmacy_id, &id, State::Prepared, "薬局", "")?;
-            audit::record(
-                c,
-                ctx,
-                Event::ok(Some(pharmacy_id), "delivery.created")
-                    .subject("delivery", &id)
-                    .detail(format!(
-                        "{} prescription(s), method {}{}",
-                        input.prescription_ids.len(),
-                        method.as_str(),
-                        if requirements.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; {}", requirements.join("、"))
-                        }
-                    )),
-            )?;
-            Ok(Ok(load(c, pharmacy_id, &id)?))
-        },
-    );
-    match outcome {
-        Ok(inner) => inner,
-        Err(DeliveryError::Db(e)) if is_unique_violation(&e) => Err(DeliveryError::WrongState(
-            "処方箋は別の配送に含まれています (already in another delivery)".into(),
-        )),
-        Err(e) => Err(e),
-    }
-}
-
-fn step(
+pub(crate) fn step(
     c: &mut DbConnection,
     ctx: &Ctx,
     pharmacy_id: &str,
     id: &str,
     state: State,
+    place: &str,
+    note: &str,
+) -> QueryResult<()> {
+    step_named(c, ctx, pharmacy_id, id, state.as_str(), place, note)
+}
+
+/// A timeline entry that is not a state (quarantine, its decision).
+pub(crate) fn step_named(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    id: &str,
+    state: &str,
     place: &str,
     note: &str,
 ) -> QueryResult<()> {
@@ -386,7 +263,7 @@ fn step(
             delivery_events::pharmacy_id.eq(pharmacy_id),
             delivery_events::delivery_id.eq(id),
             delivery_events::seq.eq(last.unwrap_or(0) + 1),
-            delivery_events::state.eq(state.as_str()),
+            delivery_events::state.eq(state),
             delivery_events::actor.eq(&ctx.actor.name),
             delivery_events::place.eq(place),
             delivery_events::note.eq(note),
@@ -396,17 +273,12 @@ fn step(
     Ok(())
 }
 
-fn load(
+pub(crate) fn load(
     c: &mut DbConnection,
     pharmacy_id: &str,
     id: &str,
 ) -> Result<DeliveryDetail, DeliveryError> {
-    let delivery = deliveries::table
-        .find((pharmacy_id, id))
-        .select(Delivery::as_select())
-        .first(c)
-        .optional()?
-        .ok_or(DeliveryError::NotFound)?;
+    let delivery = find(c, pharmacy_id, id)?.ok_or(DeliveryError::NotFound)?;
     let contents = delivery_items::table
         .filter(delivery_items::pharmacy_id.eq(pharmacy_id))
         .filter(delivery_items::delivery_id.eq(id))
@@ -449,120 +321,61 @@ pub fn get(
     Ok(d)
 }
 
-/// A step as submitted.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
-#[serde(default)]
-pub struct StepInput {
-    /// sealed, handed_to_courier, out_for_delivery, failed_attempt or returned_to_pharmacy
-    pub state: String,
-    /// Where it happened.
-    pub place: String,
-    pub note: String,
-    /// Required for sealed.
-    pub seal_number: Option<String>,
-    /// Required for handed_to_courier: a staff account with the courier role
-    /// (or, for pharmacy-staff delivery, any staff member of the pharmacy).
-    pub courier_id: Option<String>,
+/// Who acts on a delivery on the road.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carrier {
+    /// Staff of the pharmacy (clerk, pharmacist, admin).
+    Staff,
+    /// The courier-role account the delivery is assigned to.
+    AssignedCourier,
 }
 
-/// Moves a delivery one step (staff; audited). Handover to the recipient is
-/// confirmed separately (not by this step).
-pub fn advance(
+/// Staff of the pharmacy, or the courier assigned to delivery `id`; anyone else
+/// (another courier, another pharmacy) is refused and the refusal audited.
+pub(crate) fn carrier(
     conn: &mut DbConnection,
     ctx: &Ctx,
     pharmacy_id: &str,
     id: &str,
-    input: &StepInput,
-) -> Result<DeliveryDetail, DeliveryError> {
-    crate::authz::require::<DeliveryError>(
-        conn,
-        ctx,
-        pharmacy_id,
-        Permission::WritePatients,
-        "delivery.step",
-        Some(("delivery", id)),
-    )?;
-    let to = State::parse(input.state.trim())
-        .filter(|s| *s != State::Delivered && *s != State::Prepared)
-        .ok_or_else(|| {
-            invalid(
-                "state",
-                "sealed, handed_to_courier, out_for_delivery, failed_attempt, returned_to_pharmacy のいずれか",
-            )
-        })?;
-    let place = crate::domain::text::normalize(&input.place);
-    if place.is_empty() {
-        return Err(invalid("place", "場所を入力してください (where)"));
+    action: &str,
+) -> Result<Carrier, DeliveryError> {
+    if ctx
+        .actor
+        .require(pharmacy_id, Permission::WritePatients)
+        .is_ok()
+    {
+        return Ok(Carrier::Staff);
     }
-    let note = crate::domain::text::normalize(&input.note);
-    if to == State::FailedAttempt && note.is_empty() {
-        return Err(invalid(
-            "note",
-            "不在などの理由を入力してください (reason required)",
-        ));
-    }
-    let now = ctx.now.naive_utc();
-    write_transaction(conn, |c| -> Result<DeliveryDetail, DeliveryError> {
-        let d = load(c, pharmacy_id, id)?.delivery;
-        let from = State::parse(&d.state).unwrap_or(State::Delivered);
-        if !from.can_go(to) {
-            return Err(DeliveryError::WrongState(format!(
-                "{} から {} へは進めません (no step may be skipped)",
-                from.label(),
-                to.label()
-            )));
-        }
-        let mut seal = d.seal_number.clone();
-        let mut courier = d.courier_id.clone();
-        match to {
-            State::Sealed => {
-                let s = input
-                    .seal_number
-                    .as_deref()
-                    .map(crate::domain::text::normalize)
-                    .unwrap_or_default();
-                if s.is_empty() {
-                    return Err(invalid("seal_number", "封緘番号を入力してください"));
-                }
-                seal = Some(s);
-            }
-            State::HandedToCourier => {
-                let who = input.courier_id.clone().unwrap_or_default();
-                let role: Option<String> = memberships::table
-                    .find((pharmacy_id, &who))
-                    .select(memberships::role)
-                    .first(c)
-                    .optional()?;
-                // A contracted courier's driver has the courier role; pharmacy
-                // staff (or the counter, for pickup) may be any member.
-                let ok = matches!(
-                    (d.method.as_str(), role.as_deref()),
-                    ("courier", Some("courier")) | ("pharmacy_staff" | "pickup", Some(_))
-                );
-                if !ok {
-                    return Err(invalid("courier_id", "この薬局の配送担当を選んでください"));
-                }
-                courier = Some(who);
-            }
-            _ => {}
-        }
-        diesel::update(deliveries::table.find((pharmacy_id, id)))
-            .set((
-                deliveries::state.eq(to.as_str()),
-                deliveries::seal_number.eq(&seal),
-                deliveries::courier_id.eq(&courier),
-                deliveries::version.eq(d.version + 1),
-                deliveries::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        step(c, ctx, pharmacy_id, id, to, &place, &note)?;
-        audit::record(
-            c,
+    if ctx.actor.role_in(pharmacy_id) != Some(crate::domain::role::Role::Courier) {
+        return crate::authz::require::<DeliveryError>(
+            conn,
             ctx,
-            Event::ok(Some(pharmacy_id), "delivery.step")
-                .subject("delivery", id)
-                .detail(format!("{} → {} at {place}", d.state, to.as_str())),
-        )?;
-        load(c, pharmacy_id, id)
-    })
+            pharmacy_id,
+            Permission::WritePatients,
+            action,
+            Some(("delivery", id)),
+        )
+        .map(|_| Carrier::Staff);
+    }
+    let assigned: Option<Option<String>> = deliveries::table
+        .find((pharmacy_id, id))
+        .select(deliveries::courier_id)
+        .first(conn)
+        .optional()?;
+    match assigned {
+        None => Err(DeliveryError::NotFound),
+        Some(Some(c)) if ctx.actor.user_id.as_deref() == Some(c.as_str()) => {
+            Ok(Carrier::AssignedCourier)
+        }
+        Some(_) => {
+            audit::record_alone(
+                conn,
+                ctx,
+                Event::denied(Some(pharmacy_id), action)
+                    .subject("delivery", id)
+                    .detail("courier not assigned to this delivery"),
+            )?;
+            Err(DeliveryError::NotAssigned)
+        }
+    }
 }

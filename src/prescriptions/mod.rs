@@ -408,6 +408,39 @@ pub fn hand_over(
     )?
 }
 
+/// The handover of a prescription delivered to the patient's home, in the
+/// delivery's transaction: returns what blocks it (nothing is written then), or
+/// marks it handed over (audited) and returns nothing.
+pub(crate) fn hand_over_in_delivery(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    pharmacy_id: &str,
+    rx_id: &str,
+    delivery_id: &str,
+) -> Result<Vec<String>, PrescriptionError> {
+    let p = load_on(c, pharmacy_id, rx_id, Some(ctx.today()))?;
+    if !p.handover_blockers.is_empty() {
+        return Ok(p.handover_blockers);
+    }
+    let now = ctx.now.naive_utc();
+    diesel::update(prescriptions::table.find((pharmacy_id, rx_id)))
+        .set((
+            prescriptions::handed_over_at.eq(Some(now)),
+            prescriptions::handed_over_by.eq(Some(&ctx.actor.name)),
+            prescriptions::version.eq(p.header.version + 1),
+            prescriptions::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    audit::record(
+        c,
+        ctx,
+        Event::ok(Some(pharmacy_id), "prescription.handed_over")
+            .subject("prescription", rx_id)
+            .detail(format!("delivery {delivery_id}")),
+    )?;
+    Ok(Vec::new())
+}
+
 fn header(
     c: &mut DbConnection,
     pharmacy_id: &str,

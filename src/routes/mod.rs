@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod console;
+pub mod courier;
 pub mod openapi;
 pub mod portal;
 
@@ -18,6 +19,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/portal/connection-test",
             web::get().to(portal::connection_test),
+        )
+        .route("/static/signature.js", web::get().to(signature_js))
+        .route("/portal/receipt/{token}", web::get().to(portal::receipt))
+        .route(
+            "/portal/receipt/{token}",
+            web::post().to(portal::confirm_receipt),
+        )
+        .route("/courier", web::get().to(courier::list))
+        .route(
+            "/courier/{pharmacy_id}/{delivery_id}",
+            web::get().to(courier::stop),
+        )
+        .route(
+            "/courier/{pharmacy_id}/{delivery_id}/step",
+            web::post().to(courier::step),
+        )
+        .route(
+            "/courier/{pharmacy_id}/{delivery_id}/handover",
+            web::post().to(courier::hand_over),
         )
         .route("/portal/{token}", web::get().to(portal::show))
         .route("/portal/{token}", web::post().to(portal::act));
@@ -50,4 +70,13 @@ async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(APP_CSS)
+}
+
+const SIGNATURE_JS: &str = include_str!("../../templates/static/signature.js");
+
+async fn signature_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(SIGNATURE_JS)
 }

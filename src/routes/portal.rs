@@ -158,3 +158,55 @@ pub async fn connection_test(state: web::Data<AppState>) -> Result<HttpResponse,
         layout: Layout::anonymous("接続テスト", String::new(), state.demo_mode),
     }))
 }
+
+fn receipt_page(
+    state: &AppState,
+    req: &HttpRequest,
+    token: String,
+    v: crate::deliveries::ReceiptView,
+    done: bool,
+) -> HttpResponse {
+    let existing = req
+        .cookie(state.csrf_cookie_name())
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty());
+    let csrf = existing.clone().unwrap_or_else(random_token::<32>);
+    let mut resp = html(&crate::web::delivery_pages::ReceiptPage {
+        layout: Layout::anonymous("お薬の受け取りのご確認", csrf.clone(), state.demo_mode),
+        token,
+        v,
+        done,
+    });
+    if existing.is_none() {
+        let _ = resp.add_cookie(&csrf_cookie(state, csrf));
+    }
+    resp
+}
+
+/// The delivery behind a receipt link (from the delivered notice).
+pub async fn receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let token = path.into_inner();
+    let (t2, now) = (token.clone(), state.clock.now());
+    let v = state
+        .db(move |conn| crate::deliveries::receipt_view(conn, &t2, now).map_err(AppError::from))
+        .await?;
+    Ok(receipt_page(&state, &req, token, v, false))
+}
+
+/// The patient confirms receipt, once per link.
+pub async fn confirm_receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let token = path.into_inner();
+    let (t2, now) = (token.clone(), state.clock.now());
+    let v = state
+        .db(move |conn| crate::deliveries::confirm_receipt(conn, &t2, now).map_err(AppError::from))
+        .await?;
+    Ok(receipt_page(&state, &req, token, v, true))
+}

@@ -2,6 +2,7 @@
 //! the server itself (plain HTTP on localhost, or TLS 1.2+/1.3 with rustls).
 
 pub mod copy_pages;
+pub mod delivery_pages;
 pub mod extract;
 pub mod guidance_pages;
 pub mod idempotency;

@@ -8,23 +8,23 @@ use serde_json::{json, Value};
 
 use crate::common::{TestApp, TestClient};
 
-const AMLODIN: &str = "2171022F2041";
-const OXYCONTIN: &str = "8119002G5020";
-const DEPAS: &str = "1179025F1026";
-const LOXONIN_TAPE: &str = "2649735S3020";
+pub(crate) const AMLODIN: &str = "2171022F2041";
+pub(crate) const OXYCONTIN: &str = "8119002G5020";
+pub(crate) const DEPAS: &str = "1179025F1026";
+pub(crate) const LOXONIN_TAPE: &str = "2649735S3020";
 
-struct Setup {
-    app: TestApp,
-    pid: String,
-    ph: String,
-    courier: String,
-    clerk_id: String,
-    patient: String,
-    pharm: TestClient,
-    clerk: TestClient,
+pub(crate) struct Setup {
+    pub app: TestApp,
+    pub pid: String,
+    pub ph: String,
+    pub courier: String,
+    pub clerk_id: String,
+    pub patient: String,
+    pub pharm: TestClient,
+    pub clerk: TestClient,
 }
 
-async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     let app = TestApp::spawn().await;
     pharmacy::drugs::import::import_curated(&mut app.conn(), &app.operator()).unwrap();
     let pid = app.pharmacy("1341234567", "さくら薬局");
@@ -48,7 +48,7 @@ async fn setup() -> Setup {
 }
 
 /// A dispensed prescription of `code` (narcotics from received stock).
-async fn dispensed(s: &Setup, code: &str) -> String {
+pub(crate) async fn dispensed(s: &Setup, code: &str) -> String {
     let r = s
         .pharm
         .post_json(
@@ -86,7 +86,7 @@ async fn dispensed(s: &Setup, code: &str) -> String {
 }
 
 /// Holds and completes the guidance for `rx` (through the services).
-fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
+pub(crate) fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
     use pharmacy::guidance::{self, conduct, consents};
     let mut c = s.app.conn();
     let ctx = s.app.operator();
@@ -157,7 +157,7 @@ fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
     .unwrap();
 }
 
-fn delivery(rx: &str, method: &str, confirm: bool) -> Value {
+pub(crate) fn delivery(rx: &str, method: &str, confirm: bool) -> Value {
     json!({"prescription_ids": [rx], "method": method, "destination": "東京都新宿区新宿1-2-3",
            "recipient_rules": "本人のみ", "window_start": "2026-12-01T10:00",
            "window_end": "2026-12-01T12:00", "confirm_method": confirm})

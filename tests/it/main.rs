@@ -3,6 +3,8 @@
 
 mod common;
 mod deliveries;
+mod delivery_coldchain;
+mod delivery_handover;
 mod drugs;
 mod eps;
 mod eps_flow;

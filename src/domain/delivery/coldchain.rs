@@ -13,7 +13,7 @@ pub const DELTA_H_OVER_R: f64 = 10_000.0;
 const KELVIN: f64 = 273.15;
 
 /// One reading of a logger.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Reading {
     pub at: NaiveDateTime,
     pub celsius: f64,

@@ -2,6 +2,8 @@
 //! gaps, MKT), the controlled-drug ledger (balance and hash chain), and which
 //! delivery method the contents allow and the states a delivery passes through.
 
+pub mod chart;
 pub mod coldchain;
 pub mod ledger;
+pub mod logger_csv;
 pub mod rules;

@@ -184,6 +184,100 @@ impl State {
 /// Failed handover codes before the code is locked.
 pub const MAX_CODE_ATTEMPTS: i32 = 5;
 
+/// Whether `code` has the shape of a handover code (6 digits).
+pub fn code_well_formed(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What a handover code attempt comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeVerdict {
+    /// The right code, first use.
+    Accepted,
+    /// A wrong code; `remaining` attempts are left (0: now locked).
+    Wrong { remaining: i32 },
+    /// Locked after too many wrong codes: only a new code (or a confirmed proxy) helps.
+    Locked,
+    /// The code was already used.
+    Used,
+}
+
+/// Judges a code attempt given the delivery's counters; returns the verdict and
+/// the attempt count and lock to store. A locked or used code stays refused even
+/// when right, so guessing cannot continue after the lock.
+pub fn judge_code(
+    attempts: i32,
+    locked: bool,
+    used: bool,
+    right: bool,
+) -> (CodeVerdict, i32, bool) {
+    if used {
+        return (CodeVerdict::Used, attempts, locked);
+    }
+    if locked || attempts >= MAX_CODE_ATTEMPTS {
+        return (CodeVerdict::Locked, attempts, true);
+    }
+    if right {
+        return (CodeVerdict::Accepted, attempts, false);
+    }
+    let n = attempts + 1;
+    (
+        CodeVerdict::Wrong {
+            remaining: (MAX_CODE_ATTEMPTS - n).max(0),
+        },
+        n,
+        n >= MAX_CODE_ATTEMPTS,
+    )
+}
+
+/// A pharmacist's decision on a quarantined delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuarantineDecision {
+    /// The products may be used: the delivery goes on.
+    Use,
+    /// The parcel comes back to the pharmacy.
+    Return,
+    /// The products are destroyed (the parcel comes back first).
+    Destroy,
+}
+
+impl QuarantineDecision {
+    /// From `use`, `return` or `destroy`.
+    pub fn parse(s: &str) -> Option<QuarantineDecision> {
+        match s.trim() {
+            "use" => Some(QuarantineDecision::Use),
+            "return" => Some(QuarantineDecision::Return),
+            "destroy" => Some(QuarantineDecision::Destroy),
+            _ => None,
+        }
+    }
+
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineDecision::Use => "use",
+            QuarantineDecision::Return => "return",
+            QuarantineDecision::Destroy => "destroy",
+        }
+    }
+}
+
+/// Whether a delivery in quarantine state `q` may be handed over.
+pub fn quarantine_allows_handover(q: &str) -> bool {
+    matches!(q, "none" | "use")
+}
+
+/// The label range a product is checked against in transit: its own stored
+/// range; else 2-8 °C for a refrigerated product or one whose storage is unknown
+/// (fail closed); else 室温 (1-30 °C).
+pub fn transit_range(min_c: Option<i32>, max_c: Option<i32>, refrigerated: Flag) -> String {
+    match (min_c, max_c, refrigerated) {
+        (Some(a), Some(b), _) if a < b => format!("{a}-{b}"),
+        (_, _, Flag::No) => "室温".into(),
+        _ => "2-8".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +330,50 @@ mod tests {
         };
         let v = judge(Method::Courier, &[unsure]);
         assert!(v.needs_logger && !v.allowed(false));
+    }
+
+    #[test]
+    fn codes_lock_after_the_limit_and_are_used_once() {
+        assert!(
+            code_well_formed("012345") && !code_well_formed("12345") && !code_well_formed("12345a")
+        );
+        let (mut attempts, mut locked) = (0, false);
+        for i in 1..=MAX_CODE_ATTEMPTS {
+            let (v, a, l) = judge_code(attempts, locked, false, false);
+            assert_eq!(
+                v,
+                CodeVerdict::Wrong {
+                    remaining: MAX_CODE_ATTEMPTS - i
+                }
+            );
+            (attempts, locked) = (a, l);
+        }
+        assert!(locked);
+        assert_eq!(
+            judge_code(attempts, locked, false, true).0,
+            CodeVerdict::Locked
+        );
+        assert_eq!(
+            judge_code(2, false, false, true),
+            (CodeVerdict::Accepted, 2, false)
+        );
+        assert_eq!(judge_code(0, false, true, true).0, CodeVerdict::Used);
+    }
+
+    #[test]
+    fn quarantine_decisions_and_transit_ranges() {
+        assert_eq!(
+            QuarantineDecision::parse("destroy"),
+            Some(QuarantineDecision::Destroy)
+        );
+        assert_eq!(QuarantineDecision::parse("release"), None);
+        assert!(quarantine_allows_handover("none") && quarantine_allows_handover("use"));
+        assert!(
+            !quarantine_allows_handover("quarantined") && !quarantine_allows_handover("return")
+        );
+        assert_eq!(transit_range(Some(2), Some(8), Flag::Yes), "2-8");
+        assert_eq!(transit_range(None, None, Flag::Unknown), "2-8");
+        assert_eq!(transit_range(None, None, Flag::No), "室温");
     }
 
     #[test]

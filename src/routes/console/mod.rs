@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clinical;
 pub mod clinics;
 pub mod copies;
+pub mod deliveries;
 pub mod eps;
 pub mod guidance;
 pub mod guidance_settings;
@@ -134,6 +135,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/p/{pharmacy_id}/guidance/settings", web::post().to(guidance_settings::save_settings))
         .route("/p/{pharmacy_id}/guidance/{session_id}", web::get().to(guidance::session))
         .route("/p/{pharmacy_id}/guidance/{session_id}/{action}", web::post().to(guidance::session_action))
+        .route("/p/{pharmacy_id}/deliveries", web::get().to(deliveries::board))
+        .route("/p/{pharmacy_id}/deliveries", web::post().to(deliveries::create))
+        .route("/p/{pharmacy_id}/deliveries/{delivery_id}", web::get().to(deliveries::detail))
+        .route("/p/{pharmacy_id}/deliveries/{delivery_id}/steps", web::post().to(deliveries::step))
+        .route("/p/{pharmacy_id}/deliveries/{delivery_id}/decision", web::post().to(deliveries::decide))
+        .route("/p/{pharmacy_id}/deliveries/{delivery_id}/proxy", web::post().to(deliveries::proxy))
+        .route("/p/{pharmacy_id}/deliveries/{delivery_id}/code", web::post().to(deliveries::code))
+        .route("/p/{pharmacy_id}/deliveries/{delivery_id}/readings", web::post().to(deliveries::readings))
         .route("/p/{pharmacy_id}/ledger", web::get().to(ledger::show))
         .route("/p/{pharmacy_id}/ledger", web::post().to(ledger::record))
         .route("/p/{pharmacy_id}/tasks", web::get().to(originals::tasks))

@@ -1,0 +1,10 @@
+DROP TABLE temperature_readings;
+DROP TABLE delivery_custody;
+ALTER TABLE delivery_items DROP COLUMN label_range;
+ALTER TABLE deliveries DROP COLUMN logger_serial;
+ALTER TABLE deliveries DROP COLUMN logger_interval_seconds;
+ALTER TABLE deliveries DROP COLUMN quarantine;
+ALTER TABLE deliveries DROP COLUMN quarantine_reason;
+ALTER TABLE deliveries DROP COLUMN quarantine_decided_by;
+ALTER TABLE deliveries DROP COLUMN quarantine_decided_at;
+ALTER TABLE deliveries DROP COLUMN needs_followup;
