@@ -389,6 +389,14 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
             today,
         )
         .map_err(|e| format!("cannot seed online guidance: {e}"))?;
+        crate::deliveries::demo::seed(
+            &mut conn,
+            &Ctx::operator(SystemClock.now()),
+            &outbox,
+            &main,
+            today,
+        )
+        .map_err(|e| format!("cannot seed deliveries: {e}"))?;
     }
     let listener = TcpListener::bind(settings.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -406,6 +414,10 @@ pub fn run(mut settings: Validated, listen: &str) -> CliResult<()> {
     println!();
     println!("  Online guidance (服薬指導): 佐藤 花子 is booked with 薬師 太郎 on {guidance_at}");
     println!("  (Japan time) with her consents; the simulator holds her drug information.");
+    println!();
+    println!("  Home delivery (配送): 山田 太郎's parcel is with the courier. Sign in as");
+    println!("  `courier` for the phone page at /courier; the handover code is in the");
+    println!("  shipped notice (お知らせ, to be passed on by phone: he has no e-mail).");
     println!();
     println!("  E-prescriptions (電子処方箋): a simulator of the national services answers");
     println!("  in var/demo/eps-terminal/ (about 2 s per answer, like the real service).");

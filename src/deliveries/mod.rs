@@ -8,6 +8,7 @@
 
 mod coldchain;
 mod create;
+pub mod demo;
 mod handover;
 mod notify;
 mod steps;

@@ -132,6 +132,16 @@ pub(crate) fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
         },
     )
     .unwrap();
+    if session.needs_review() {
+        conduct::review(
+            &mut c,
+            &ctx,
+            &s.pid,
+            &session.id,
+            "初診: 処方内容と既往を確認",
+        )
+        .unwrap();
+    }
     conduct::start(
         &mut c,
         &ctx,

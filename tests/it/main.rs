@@ -4,6 +4,7 @@
 mod common;
 mod deliveries;
 mod delivery_coldchain;
+mod delivery_console;
 mod delivery_handover;
 mod drugs;
 mod eps;
