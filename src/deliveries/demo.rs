@@ -75,8 +75,14 @@ pub fn seed(
     )
     .map_err(|e| err(&e))?;
     if session.needs_review() {
-        conduct::review(conn, ctx, pharmacy_id, &session.id, "初回: 処方内容と併用薬を確認")
-            .map_err(|e| err(&e))?;
+        conduct::review(
+            conn,
+            ctx,
+            pharmacy_id,
+            &session.id,
+            "初回: 処方内容と併用薬を確認",
+        )
+        .map_err(|e| err(&e))?;
     }
     conduct::start(
         conn,

@@ -87,9 +87,21 @@ pub(crate) async fn dispensed(s: &Setup, code: &str) -> String {
 
 /// Holds and completes the guidance for `rx` (through the services).
 pub(crate) fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
+    complete_guidance_for(&s.app, &s.pid, &s.ph, &s.patient, rx, nth)
+}
+
+/// Holds and completes the guidance for `rx` of `patient` with pharmacist `ph`.
+pub(crate) fn complete_guidance_for(
+    app: &TestApp,
+    pid: &str,
+    ph: &str,
+    patient: &str,
+    rx: &str,
+    nth: i64,
+) {
     use pharmacy::guidance::{self, conduct, consents};
-    let mut c = s.app.conn();
-    let ctx = s.app.operator();
+    let mut c = app.conn();
+    let ctx = app.operator();
     if nth == 0 {
         let week: Vec<_> = (1..=7)
             .map(|d| guidance::HoursInput {
@@ -98,12 +110,12 @@ pub(crate) fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
                 end: "17:00".into(),
             })
             .collect();
-        guidance::set_hours(&mut c, &ctx, &s.pid, &s.ph, &week).unwrap();
+        guidance::set_hours(&mut c, &ctx, pid, ph, &week).unwrap();
         consents::record(
             &mut c,
             &ctx,
-            &s.pid,
-            &s.patient,
+            pid,
+            patient,
             &consents::ConsentInput {
                 kind: "online_guidance".into(),
                 text_version: Some(pharmacy::domain::guidance::consent::EXPLANATION_VERSION.into()),
@@ -113,39 +125,31 @@ pub(crate) fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
         )
         .unwrap();
     }
-    let day =
-        pharmacy::context::jst(s.app.clock.now().naive_utc()).date_naive() + Duration::days(1);
+    let day = pharmacy::context::jst(app.clock.now().naive_utc()).date_naive() + Duration::days(1);
     let start = (day.and_hms_opt(9, 0, 0).unwrap() + Duration::minutes(20 * nth))
         .format("%Y-%m-%dT%H:%M")
         .to_string();
     let session = guidance::book(
         &mut c,
         &ctx,
-        &s.app.state.outbox,
+        &app.state.outbox,
         &Default::default(),
-        &s.pid,
+        pid,
         &guidance::BookingInput {
-            pharmacist_id: s.ph.clone(),
-            patient_id: s.patient.clone(),
+            pharmacist_id: ph.to_string(),
+            patient_id: patient.to_string(),
             prescription_id: Some(rx.into()),
             start,
         },
     )
     .unwrap();
     if session.needs_review() {
-        conduct::review(
-            &mut c,
-            &ctx,
-            &s.pid,
-            &session.id,
-            "初診: 処方内容と既往を確認",
-        )
-        .unwrap();
+        conduct::review(&mut c, &ctx, pid, &session.id, "初診: 処方内容と既往を確認").unwrap();
     }
     conduct::start(
         &mut c,
         &ctx,
-        &s.pid,
+        pid,
         &session.id,
         &conduct::StartInput {
             identity_check: "mynumber_card".into(),
@@ -157,7 +161,7 @@ pub(crate) fn complete_guidance(s: &Setup, rx: &str, nth: i64) {
     conduct::finish(
         &mut c,
         &ctx,
-        &s.pid,
+        pid,
         &session.id,
         &conduct::FinishInput {
             outcome: "completed".into(),

@@ -16,17 +16,27 @@ const MUCOSTA: &str = "2329021F1102";
 
 /// The body of the latest notice of `kind`.
 pub(crate) fn latest_notice(s: &Setup, kind: &str) -> String {
+    latest_notice_in(&s.app, kind)
+}
+
+/// The body of the latest notice of `kind` in `app`.
+pub(crate) fn latest_notice_in(app: &crate::common::TestApp, kind: &str) -> String {
     notifications::table
         .filter(notifications::kind.eq(kind))
         .order(notifications::created_at.desc())
         .select(notifications::body_text)
-        .first::<String>(&mut s.app.conn())
+        .first::<String>(&mut app.conn())
         .unwrap_or_default()
 }
 
 /// The 6-digit code in the latest shipped notice.
 pub(crate) fn shipped_code(s: &Setup) -> String {
-    let body = latest_notice(s, "delivery_shipped");
+    shipped_code_in(&s.app)
+}
+
+/// The 6-digit code in the latest shipped notice in `app`.
+pub(crate) fn shipped_code_in(app: &crate::common::TestApp) -> String {
+    let body = latest_notice_in(app, "delivery_shipped");
     let at = body.find("受け渡しコード: ").expect("code in the notice") + "受け渡しコード: ".len();
     body[at..at + 6].to_string()
 }
@@ -398,5 +408,53 @@ async fn narcotics_travel_with_staff_enter_the_ledger_and_unconfirmed_receipt_is
     assert!(
         !tasks[0].contains("山田"),
         "no patient names in task titles"
+    );
+}
+
+#[actix_web::test]
+async fn a_narcotic_dispensed_from_a_copy_waits_for_its_original() {
+    use crate::copies::{dispensed_copy, OXYCONTIN};
+    let s = crate::copies::setup().await;
+    let rx = dispensed_copy(&s, &s.clinic, OXYCONTIN).await;
+    let ph: String = pharmacy::db::schema::users::table
+        .filter(pharmacy::db::schema::users::username.eq("pharm1"))
+        .select(pharmacy::db::schema::users::id)
+        .first(&mut s.app.conn())
+        .unwrap();
+    crate::deliveries::complete_guidance_for(&s.app, &s.pid, &ph, &s.patient, &rx, 0);
+    let api = format!("/api/v1/pharmacies/{}/deliveries", s.pid);
+    let r = s
+        .pharm
+        .post_json(
+            &api,
+            json!({"prescription_ids": [rx], "method": "pharmacy_staff", "destination": "東京都新宿区新宿1-2-3",
+                   "recipient_rules": "本人のみ", "window_start": "2026-12-01T10:00", "window_end": "2026-12-01T12:00"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["delivery"]["id"].as_str().unwrap().to_string();
+    for body in [
+        json!({"state": "sealed", "place": "薬局", "seal_number": "N-2"}),
+        json!({"state": "handed_to_courier", "place": "薬局", "courier_id": ph}),
+        json!({"state": "out_for_delivery", "place": "薬局"}),
+    ] {
+        let r = s.pharm.post_json(&format!("{api}/{id}/steps"), body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let code = shipped_code_in(&s.app);
+    let r = s
+        .pharm
+        .post_json(
+            &format!("{api}/{id}/handover"),
+            json!({"recipient": "patient", "code": code, "place": "玄関"}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("原本"), "{}", r.text());
+    let d = s.pharm.get(&format!("{api}/{id}")).await.json();
+    assert_eq!(d["delivery"]["state"], "out_for_delivery");
+    assert!(
+        d["delivery"]["code_used_at"].is_null(),
+        "the code is not used up"
     );
 }
