@@ -48,8 +48,9 @@ type BoardDb = (
     String,
 );
 
-/// Deliveries whose window starts on `day` (Japan time), optionally in one state
-/// (staff; audited read).
+/// Deliveries whose window starts on `day` (Japan time), optionally in one state;
+/// `quarantined` lists every delivery awaiting a pharmacist's decision, whatever
+/// its day (staff; audited read).
 pub fn board(
     conn: &mut DbConnection,
     ctx: &Ctx,
@@ -79,11 +80,18 @@ pub fn board(
                 .and(delivery_custody::delivery_id.eq(deliveries::id))),
         )
         .filter(deliveries::pharmacy_id.eq(pharmacy_id))
-        .filter(deliveries::window_start.ge(from))
-        .filter(deliveries::window_start.lt(to))
         .into_boxed();
-    if let Some(s) = state.filter(|s| !s.is_empty()) {
-        q = q.filter(deliveries::state.eq(s.to_string()));
+    match state.filter(|s| !s.is_empty()) {
+        // Quarantined deliveries wait for a pharmacist whatever their day.
+        Some("quarantined") => q = q.filter(deliveries::quarantine.eq("quarantined")),
+        other => {
+            q = q
+                .filter(deliveries::window_start.ge(from))
+                .filter(deliveries::window_start.lt(to));
+            if let Some(s) = other {
+                q = q.filter(deliveries::state.eq(s.to_string()));
+            }
+        }
     }
     let rows: Vec<BoardDb> = q
         .order(deliveries::window_start.asc())

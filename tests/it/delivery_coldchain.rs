@@ -214,6 +214,17 @@ async fn gaps_and_excursions_quarantine_until_a_pharmacist_decides() {
     let mkt = a["mkt"].as_f64().unwrap();
     assert!(mkt > 4.0 && mkt < 9.5, "{mkt}");
 
+    // The board lists it among the deliveries awaiting a decision.
+    let q = s
+        .pharm
+        .get(&format!(
+            "/api/v1/pharmacies/{}/deliveries?state=quarantined",
+            s.pid
+        ))
+        .await
+        .json();
+    assert_eq!(q.as_array().unwrap().len(), 1);
+    assert_eq!(q[0]["id"], id.as_str());
     // The console shows the chart and the decision form.
     let page = s.pharm.get(&format!("/p/{}/deliveries/{id}", s.pid)).await;
     assert_eq!(page.status, 200);

@@ -42,7 +42,8 @@ pub async fn create(
 pub struct BoardQuery {
     /// `YYYY-MM-DD` (Japan time; default today).
     pub day: Option<String>,
-    /// One state only.
+    /// One state only; `quarantined`: every delivery awaiting a pharmacist's
+    /// decision, whatever its day.
     pub state: Option<String>,
 }
 
