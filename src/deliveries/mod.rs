@@ -11,6 +11,7 @@ mod create;
 pub mod demo;
 mod handover;
 mod notify;
+mod proxy;
 mod steps;
 mod views;
 
@@ -19,8 +20,9 @@ pub use coldchain::{
     ProductTrip, ReadingInput, ReadingsBatch, Trip,
 };
 pub use create::create;
-pub use handover::{confirm_proxy, hand_over, reissue_code, HandoverInput, ProxyInput};
+pub use handover::{hand_over, HandoverInput};
 pub use notify::{confirm_receipt, followup_sweep, receipt_view, ReceiptView};
+pub use proxy::{confirm_proxy, reissue_code, ProxyInput};
 pub use steps::{advance, StepInput};
 pub use views::{board, carriers, courier_list, courier_view, BoardRow, CourierStop};
 

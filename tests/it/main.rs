@@ -6,6 +6,7 @@ mod deliveries;
 mod delivery_coldchain;
 mod delivery_console;
 mod delivery_handover;
+mod delivery_narcotics;
 mod drugs;
 mod eps;
 mod eps_flow;
