@@ -95,6 +95,67 @@ fn receipt_link(
     ))
 }
 
+/// What a delivery notice says.
+pub(crate) struct Facts<'a> {
+    pub what: &'static str,
+    pub patient_name: &'a str,
+    /// Only for shipped.
+    pub code: &'a str,
+    pub window: &'a str,
+    pub received_by: &'a str,
+    pub receipt_url: &'a str,
+    pub reason: &'a str,
+}
+
+/// Renders notice `f.what` (shipped, out_for_delivery, delivered, delayed,
+/// failed_attempt) with its text and HTML parts.
+pub(crate) fn render_notice(
+    letterhead: &Letterhead,
+    f: &Facts<'_>,
+) -> Result<Rendered, askama::Error> {
+    let kind = match f.what {
+        "shipped" => "delivery_shipped",
+        "out_for_delivery" => "delivery_out",
+        "delivered" => "delivery_delivered",
+        "delayed" => "delivery_delayed",
+        _ => "delivery_failed_attempt",
+    };
+    Ok(Rendered {
+        kind,
+        template: T,
+        subject: Subject {
+            letterhead,
+            what: f.what,
+        }
+        .render()?
+        .trim()
+        .to_string(),
+        text: Text {
+            letterhead,
+            what: f.what,
+            patient_name: f.patient_name,
+            code: f.code,
+            window: f.window,
+            received_by: f.received_by,
+            receipt_url: f.receipt_url,
+            reason: f.reason,
+        }
+        .render()?,
+        html: Html {
+            letterhead,
+            what: f.what,
+            patient_name: f.patient_name,
+            code: f.code,
+            window: f.window,
+            received_by: f.received_by,
+            receipt_url: f.receipt_url,
+            reason: f.reason,
+        }
+        .render()?,
+        attachments: Vec::new(),
+    })
+}
+
 /// Renders and queues notice `what` about delivery `id` to its patient (in the
 /// caller's transaction). `code` only for shipped; `reason` for a failed attempt.
 #[allow(clippy::too_many_arguments)]
@@ -126,56 +187,19 @@ pub(crate) fn notice(
     let letterhead = notices::letterhead(c, pharmacy_id)?;
     let window = window_label(d.window_start, d.window_end);
     let received_by = d.custody.received_by.clone().unwrap_or_default();
-    let kind = match what {
-        "shipped" => "delivery_shipped",
-        "out_for_delivery" => "delivery_out",
-        "delivered" => "delivery_delivered",
-        "delayed" => "delivery_delayed",
-        _ => "delivery_failed_attempt",
-    };
-    let render = |r: Result<String, askama::Error>| {
-        r.map_err(|e| DeliveryError::WrongState(format!("notice template {T}: {e}")))
-    };
-    let rendered = Rendered {
-        kind,
-        template: T,
-        subject: render(
-            Subject {
-                letterhead: &letterhead,
-                what,
-            }
-            .render(),
-        )?
-        .trim()
-        .to_string(),
-        text: render(
-            Text {
-                letterhead: &letterhead,
-                what,
-                patient_name: &patient_name,
-                code,
-                window: &window,
-                received_by: &received_by,
-                receipt_url: &receipt_url,
-                reason,
-            }
-            .render(),
-        )?,
-        html: render(
-            Html {
-                letterhead: &letterhead,
-                what,
-                patient_name: &patient_name,
-                code,
-                window: &window,
-                received_by: &received_by,
-                receipt_url: &receipt_url,
-                reason,
-            }
-            .render(),
-        )?,
-        attachments: Vec::new(),
-    };
+    let rendered = render_notice(
+        &letterhead,
+        &Facts {
+            what,
+            patient_name: &patient_name,
+            code,
+            window: &window,
+            received_by: &received_by,
+            receipt_url: &receipt_url,
+            reason,
+        },
+    )
+    .map_err(|e| DeliveryError::WrongState(format!("notice template {T}: {e}")))?;
     // Product names must never reach a notice (the privacy check refuses it).
     let n = notices::enqueue(
         c,
@@ -360,4 +384,52 @@ pub fn followup_sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResul
         }
     }
     Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_say_what_happened_and_never_name_a_product() {
+        let letterhead = Letterhead {
+            name: "さくら薬局".into(),
+            postal_code: "160-0022".into(),
+            address: "東京都新宿区新宿3-1-1".into(),
+            phone: "03-1234-5678".into(),
+        };
+        let products = vec![
+            "ランタス注ソロスター".to_string(),
+            "オキシコンチンTR錠5mg".to_string(),
+        ];
+        for (what, expect) in [
+            ("shipped", "受け渡しコード: 123456"),
+            ("out_for_delivery", "お届けに向かっています"),
+            ("delivered", "https://x.example/portal/receipt/t"),
+            ("delayed", "遅れます"),
+            ("failed_attempt", "不在"),
+        ] {
+            let r = render_notice(
+                &letterhead,
+                &Facts {
+                    what,
+                    patient_name: "山田 太郎",
+                    code: if what == "shipped" { "123456" } else { "" },
+                    window: "12月01日 10:00〜12:00",
+                    received_by: "本人",
+                    receipt_url: "https://x.example/portal/receipt/t",
+                    reason: "不在（次回 12/02 10:00）",
+                },
+            )
+            .unwrap();
+            assert!(r.text.contains(expect), "{what}: {}", r.text);
+            assert!(r.html.contains("山田 太郎") && r.subject.contains("さくら薬局"));
+            assert_eq!(crate::notices::templates::leaked_term(&r, &products), None);
+            assert_eq!(
+                r.text.contains("123456"),
+                what == "shipped",
+                "the code only when shipped"
+            );
+        }
+    }
 }
