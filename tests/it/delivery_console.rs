@@ -78,6 +78,8 @@ async fn staff_board_detail_and_the_couriers_page() {
 
     // The courier's phone page.
     let courier = s.app.signed_in("courier1", None).await;
+    let home = courier.get("/").await;
+    assert_eq!(home.header("location").as_deref(), Some("/courier"));
     let list = courier.get("/courier").await;
     assert!(list.text().contains("東京都新宿区新宿1-2-3"));
     let stop = format!("/courier/{pid}/{id}");

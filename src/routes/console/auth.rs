@@ -32,6 +32,15 @@ pub async fn home(state: web::Data<AppState>, s: Option<PartialSessionPage>) -> 
     if s.session.stage != Stage::Active {
         return see_other(landing(s.session.stage));
     }
+    // Couriers have one page: their stops.
+    if !s.session.memberships.is_empty()
+        && s.session
+            .memberships
+            .iter()
+            .all(|m| m.role == crate::domain::role::Role::Courier)
+    {
+        return see_other("/courier");
+    }
     if let [only] = s.session.memberships.as_slice() {
         return see_other(&format!("/p/{}", only.pharmacy_id));
     }
