@@ -52,7 +52,8 @@ pub fn temperature_svg(
         );
     }
     let (t0, t1) = (pts[0].at, pts[pts.len() - 1].at);
-    let span = ((t1 - t0).num_seconds() as f64).max(60.0);
+    let span = (t1.signed_duration_since(t0).num_seconds() as f64).max(60.0);
+    // Plotting range: the readings and the band, clamped to what a logger can read.
     let mut lo = pts.iter().map(|r| r.celsius).fold(f64::INFINITY, f64::min);
     let mut hi = pts
         .iter()
@@ -62,8 +63,11 @@ pub fn temperature_svg(
         lo = lo.min(g.min);
         hi = hi.max(g.max);
     }
-    lo = (lo - 1.0).floor();
-    hi = (hi + 1.0).ceil();
+    lo = (lo - 1.0).floor().max(-1000.0);
+    hi = (hi + 1.0).ceil().min(1000.0);
+    if hi <= lo {
+        hi = lo + 1.0;
+    }
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let x = |t: NaiveDateTime| LEFT + ((t - t0).num_seconds() as f64 / span).clamp(0.0, 1.0) * pw;
     let y = |c: f64| TOP + (1.0 - ((c - lo) / (hi - lo)).clamp(0.0, 1.0)) * ph;
@@ -109,7 +113,9 @@ pub fn temperature_svg(
     // Y axis: about five ticks.
     let step = (((hi - lo) / 5.0).ceil()).max(1.0);
     let mut v = lo;
-    while v <= hi + 1e-9 {
+    let mut ticks = 0;
+    while v <= hi + 1e-9 && ticks < 12 {
+        ticks += 1;
         s.push_str(&format!(
             r##"<line x1="{l}" x2="{r}" y1="{yy}" y2="{yy}" stroke="#eef0f3"/><text x="{tx}" y="{ty}" text-anchor="end" font-size="11">{}℃</text>"##,
             n(v),
@@ -123,12 +129,17 @@ pub fn temperature_svg(
     }
     // X axis: five time labels in Japan time.
     for i in 0..=4 {
-        let t = t0 + Duration::seconds((span * i as f64 / 4.0) as i64);
+        let t = t0
+            .checked_add_signed(Duration::seconds((span * i as f64 / 4.0) as i64))
+            .unwrap_or(t0);
         s.push_str(&format!(
             r#"<text x="{}" y="{}" text-anchor="middle" font-size="11">{}</text>"#,
             n(x(t)),
             n(H - 10.0),
-            (t + Duration::hours(9)).format("%H:%M")
+            // Japan time; at the very end of the calendar, UTC rather than a panic.
+            t.checked_add_signed(Duration::hours(9))
+                .unwrap_or(t)
+                .format("%H:%M")
         ));
     }
     // The line, broken wherever a gap lies between two readings.
