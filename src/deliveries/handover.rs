@@ -339,10 +339,7 @@ fn ledger_handed_over(
         let Some(q) = crate::ledger::whole_quantity(&quantity) else {
             continue;
         };
-        let unit: String = crate::domain::text::normalize(&quantity)
-            .trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.')
-            .trim()
-            .to_string();
+        let unit = crate::ledger::unit_of(&quantity);
         crate::ledger::append(
             c,
             ctx,
@@ -351,7 +348,7 @@ fn ledger_handed_over(
                 product: &yj,
                 kind: EntryKind::HandedOver,
                 quantity: q,
-                unit: if unit.is_empty() { "単位" } else { &unit },
+                unit: &unit,
                 lot: lot.as_deref().unwrap_or(""),
                 witness: "",
                 reference: id,

@@ -59,8 +59,8 @@ struct Html<'a> {
 
 /// `11月22日 10:00〜12:00` (Japan time).
 pub(crate) fn window_label(start: NaiveDateTime, end: NaiveDateTime) -> String {
-    let (s, e) = (start + Duration::hours(9), end + Duration::hours(9));
-    if s.date() == e.date() {
+    let (s, e) = (crate::context::jst(start), crate::context::jst(end));
+    if s.date_naive() == e.date_naive() {
         format!("{}〜{}", s.format("%m月%d日 %H:%M"), e.format("%H:%M"))
     } else {
         format!(
@@ -263,7 +263,7 @@ fn receipt_of(c: &mut DbConnection, claims: &LinkClaims) -> Result<ReceiptView, 
             .custody
             .delivered_at
             .map(|t| {
-                (t + Duration::hours(9))
+                crate::context::jst(t)
                     .format("%Y年%m月%d日 %H:%M")
                     .to_string()
             })
@@ -370,7 +370,7 @@ pub fn followup_sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResul
                     // Task titles carry no patient names (the list is read by all staff).
                     title: format!(
                         "{} お届けの配送 {}: 受け取り確認がありません（電話で確認）",
-                        (window + Duration::hours(9)).format("%m月%d日"),
+                        crate::context::jst(window).format("%m月%d日"),
                         &id[id.len().saturating_sub(6)..]
                     ),
                     urgent: false,

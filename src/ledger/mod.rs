@@ -352,6 +352,19 @@ pub fn whole_quantity(written: &str) -> Option<i64> {
     (v > 0.0 && v.fract() == 0.0).then_some(v as i64)
 }
 
+/// The unit of a written quantity (`14錠` → `錠`), or `単位` when none is written.
+pub fn unit_of(written: &str) -> String {
+    let unit = crate::domain::text::normalize(written)
+        .trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.')
+        .trim()
+        .to_string();
+    if unit.is_empty() {
+        "単位".into()
+    } else {
+        unit
+    }
+}
+
 /// The pharmacy's controlled stock (audited read).
 pub fn stock(
     conn: &mut DbConnection,

@@ -318,10 +318,7 @@ fn ledger_entries(
             );
             return Err(PrescriptionError::Invalid(f));
         };
-        let unit: String = crate::domain::text::normalize(&row.quantity)
-            .trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.')
-            .trim()
-            .to_string();
+        let unit = ledger::unit_of(&row.quantity);
         ledger::append(
             c,
             ctx,
@@ -330,7 +327,7 @@ fn ledger_entries(
                 product: yj,
                 kind: EntryKind::Dispensed,
                 quantity,
-                unit: if unit.is_empty() { "単位" } else { &unit },
+                unit: &unit,
                 lot: row.lot_number.as_deref().unwrap_or(""),
                 witness: "",
                 reference: rx_id,

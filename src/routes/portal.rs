@@ -52,23 +52,35 @@ fn page(
     v: PortalView,
     done: Option<&'static str>,
 ) -> HttpResponse {
-    let existing = req
-        .cookie(state.csrf_cookie_name())
-        .map(|c| c.value().to_string())
-        .filter(|v| !v.is_empty());
-    let csrf = existing.clone().unwrap_or_else(random_token::<32>);
     let qr_svg = if v.qualification_url.is_empty() {
         String::new()
     } else {
         crate::auth::totp::qr_svg(&v.qualification_url)
     };
-    let mut resp = html(&PortalPage {
-        layout: Layout::anonymous("オンライン服薬指導のご予約", csrf.clone(), state.demo_mode),
-        token,
-        v,
-        done,
-        qr_svg,
-    });
+    with_csrf(state, req, |csrf| {
+        html(&PortalPage {
+            layout: Layout::anonymous("オンライン服薬指導のご予約", csrf, state.demo_mode),
+            token,
+            v,
+            done,
+            qr_svg,
+        })
+    })
+}
+
+/// A page with the double-submit CSRF token of its forms: the visitor's cookie
+/// when present, else a new token set as the cookie.
+fn with_csrf(
+    state: &AppState,
+    req: &HttpRequest,
+    page: impl FnOnce(String) -> HttpResponse,
+) -> HttpResponse {
+    let existing = req
+        .cookie(state.csrf_cookie_name())
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty());
+    let csrf = existing.clone().unwrap_or_else(random_token::<32>);
+    let mut resp = page(csrf.clone());
     if existing.is_none() {
         let _ = resp.add_cookie(&csrf_cookie(state, csrf));
     }
@@ -166,21 +178,14 @@ fn receipt_page(
     v: crate::deliveries::ReceiptView,
     done: bool,
 ) -> HttpResponse {
-    let existing = req
-        .cookie(state.csrf_cookie_name())
-        .map(|c| c.value().to_string())
-        .filter(|v| !v.is_empty());
-    let csrf = existing.clone().unwrap_or_else(random_token::<32>);
-    let mut resp = html(&crate::web::delivery_pages::ReceiptPage {
-        layout: Layout::anonymous("お薬の受け取りのご確認", csrf.clone(), state.demo_mode),
-        token,
-        v,
-        done,
-    });
-    if existing.is_none() {
-        let _ = resp.add_cookie(&csrf_cookie(state, csrf));
-    }
-    resp
+    with_csrf(state, req, |csrf| {
+        html(&crate::web::delivery_pages::ReceiptPage {
+            layout: Layout::anonymous("お薬の受け取りのご確認", csrf, state.demo_mode),
+            token,
+            v,
+            done,
+        })
+    })
 }
 
 /// The delivery behind a receipt link (from the delivered notice).

@@ -44,7 +44,7 @@ fn range_of(text: &str) -> LabelRange {
 }
 
 fn jst(t: NaiveDateTime) -> String {
-    (t + Duration::hours(9)).format("%m/%d %H:%M").to_string()
+    crate::context::jst(t).format("%m/%d %H:%M").to_string()
 }
 
 /// Puts `d` in quarantine (in the caller's transaction): the state, a timeline
