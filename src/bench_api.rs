@@ -50,6 +50,29 @@ pub(crate) fn bench_pharmacy(
     .map_err(|e| e.to_string())
 }
 
+/// Serves `state` on a random loopback port in its own thread; returns the base
+/// URL and the handle that stops it.
+pub(crate) fn serve(state: AppState) -> CliResult<(String, actix_web::dev::ServerHandle)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            if let Ok(server) = crate::web::server::build(state, listener, 2) {
+                let _ = tx.send(server.handle());
+                let _ = server.await;
+            }
+        })
+    });
+    let handle = rx
+        .recv()
+        .map_err(|_| "the server did not start".to_string())?;
+    Ok((base, handle))
+}
+
 /// Runs the benchmark and prints its figures.
 pub fn check_api(settings: &Validated, history: usize, requests: usize) -> CliResult<()> {
     let dir = std::env::temp_dir().join(format!("pharmacy-bench-api-{}", std::process::id()));
@@ -129,24 +152,7 @@ pub fn check_api(settings: &Validated, history: usize, requests: usize) -> CliRe
         (ph.id, patient.id, codes, (username, secret))
     };
     let state = AppState::new(pool, s.clone(), Arc::new(SystemClock), false);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let base = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    let st = state.clone();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            if let Ok(server) = crate::web::server::build(st, listener, 2) {
-                let _ = tx.send(server.handle());
-                let _ = server.await;
-            }
-        })
-    });
-    let handle = rx
-        .recv()
-        .map_err(|_| "the server did not start".to_string())?;
+    let (base, handle) = serve(state)?;
     let items: Vec<serde_json::Value> = (0..10)
         .map(|i| serde_json::json!({"drug_code": codes[i * 3 % codes.len()], "days": 14}))
         .collect();

@@ -147,24 +147,7 @@ pub fn readings(settings: &Validated, total: usize, batch: usize) -> CliResult<(
         .collect();
 
     let state = AppState::new(pool.clone(), s.clone(), Arc::new(SystemClock), false);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let base = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    let st = state.clone();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            if let Ok(server) = crate::web::server::build(st, listener, 2) {
-                let _ = tx.send(server.handle());
-                let _ = server.await;
-            }
-        })
-    });
-    let handle = rx
-        .recv()
-        .map_err(|_| "the server did not start".to_string())?;
+    let (base, handle) = crate::bench_api::serve(state)?;
     let url = format!("{base}/api/v1/pharmacies/{pharmacy_id}/deliveries/{api_delivery}/readings");
     let result = actix_web::rt::System::new().block_on(async move {
         let client = awc::Client::builder()
