@@ -235,30 +235,11 @@ pub fn hand_over(
                 .filter(delivery_prescriptions::delivery_id.eq(id))
                 .select(delivery_prescriptions::prescription_id)
                 .load(c)?;
-            // Blockers are looked at for every prescription before any is marked.
-            let mut blockers = Vec::new();
-            c.transaction(|c| -> Result<(), DeliveryError> {
-                for rx in &rxs {
-                    let b =
-                        crate::prescriptions::hand_over_in_delivery(c, ctx, pharmacy_id, rx, id)
-                            .map_err(|e| match e {
-                                crate::prescriptions::PrescriptionError::Db(d) => {
-                                    DeliveryError::Db(d)
-                                }
-                                other => DeliveryError::HandoverBlocked(other.to_string()),
-                            })?;
-                    blockers.extend(b.into_iter().map(|b| format!("{rx}: {b}")));
-                }
-                if blockers.is_empty() {
-                    Ok(())
-                } else {
-                    Err(DeliveryError::HandoverBlocked(blockers.join(" / ")))
-                }
-            })
-            .or_else(|e| match e {
-                DeliveryError::HandoverBlocked(_) if !blockers.is_empty() => Ok(()),
-                other => Err(other),
-            })?;
+            let blockers = crate::prescriptions::hand_over_delivered(c, ctx, pharmacy_id, &rxs, id)
+                .map_err(|e| match e {
+                    crate::prescriptions::PrescriptionError::Db(d) => DeliveryError::Db(d),
+                    other => DeliveryError::HandoverBlocked(other.to_string()),
+                })?;
             if !blockers.is_empty() {
                 return refuse(
                     c,

@@ -408,36 +408,45 @@ pub fn hand_over(
     )?
 }
 
-/// The handover of a prescription delivered to the patient's home, in the
-/// delivery's transaction: returns what blocks it (nothing is written then), or
-/// marks it handed over (audited) and returns nothing.
-pub(crate) fn hand_over_in_delivery(
+/// The handover of prescriptions delivered to the patient's home, in the
+/// delivery's transaction: what blocks any of them (`rx: reason`; nothing is
+/// written then), or, when nothing does, each marked handed over (audited) and
+/// an empty list.
+pub(crate) fn hand_over_delivered(
     c: &mut DbConnection,
     ctx: &Ctx,
     pharmacy_id: &str,
-    rx_id: &str,
+    rx_ids: &[String],
     delivery_id: &str,
 ) -> Result<Vec<String>, PrescriptionError> {
-    let p = load_on(c, pharmacy_id, rx_id, Some(ctx.today()))?;
-    if !p.handover_blockers.is_empty() {
-        return Ok(p.handover_blockers);
+    let mut loaded = Vec::with_capacity(rx_ids.len());
+    let mut blockers = Vec::new();
+    for rx in rx_ids {
+        let p = load_on(c, pharmacy_id, rx, Some(ctx.today()))?;
+        blockers.extend(p.handover_blockers.iter().map(|b| format!("{rx}: {b}")));
+        loaded.push((rx, p.header.version));
+    }
+    if !blockers.is_empty() {
+        return Ok(blockers);
     }
     let now = ctx.now.naive_utc();
-    diesel::update(prescriptions::table.find((pharmacy_id, rx_id)))
-        .set((
-            prescriptions::handed_over_at.eq(Some(now)),
-            prescriptions::handed_over_by.eq(Some(&ctx.actor.name)),
-            prescriptions::version.eq(p.header.version + 1),
-            prescriptions::updated_at.eq(now),
-        ))
-        .execute(c)?;
-    audit::record(
-        c,
-        ctx,
-        Event::ok(Some(pharmacy_id), "prescription.handed_over")
-            .subject("prescription", rx_id)
-            .detail(format!("delivery {delivery_id}")),
-    )?;
+    for (rx, version) in loaded {
+        diesel::update(prescriptions::table.find((pharmacy_id, rx)))
+            .set((
+                prescriptions::handed_over_at.eq(Some(now)),
+                prescriptions::handed_over_by.eq(Some(&ctx.actor.name)),
+                prescriptions::version.eq(version + 1),
+                prescriptions::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            ctx,
+            Event::ok(Some(pharmacy_id), "prescription.handed_over")
+                .subject("prescription", rx)
+                .detail(format!("delivery {delivery_id}")),
+        )?;
+    }
     Ok(Vec::new())
 }
 

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{jst, quarantine, range_of, ranges};
 use crate::audit::{self, Event};
 use crate::context::Ctx;
-use crate::db::schema::{deliveries, temperature_readings};
+use crate::db::schema::temperature_readings;
 use crate::db::{write_transaction, DbConnection};
 use crate::deliveries::{carrier, invalid, DeliveryError};
 use crate::domain::delivery::coldchain::{LabelRange, Reading};
@@ -221,15 +221,15 @@ pub fn ingest(
                 .subject("delivery", id)
                 .detail(format!("{serial}: {accepted} new of {total}")),
         )?;
-        let (q, reason): (String, Option<String>) = deliveries::table
-            .find((pharmacy_id, id))
-            .select((deliveries::quarantine, deliveries::quarantine_reason))
-            .first(c)?;
+        let (quarantine, quarantine_reason) = match problem {
+            Some(why) => ("quarantined".to_string(), Some(why)),
+            None => (d.quarantine, d.quarantine_reason),
+        };
         Ok(Ingested {
             accepted,
             duplicates: total - accepted,
-            quarantine: q,
-            quarantine_reason: reason,
+            quarantine,
+            quarantine_reason,
         })
     })
 }
