@@ -339,7 +339,8 @@ pub fn confirm_receipt(
 }
 
 /// Delivered controlled or refrigerated deliveries whose receipt the patient has
-/// not confirmed by their follow-up time: one task each (however often it runs).
+/// not confirmed by their follow-up time: one task each (however often it runs),
+/// audited with it.
 pub fn followup_sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     let due: Vec<(String, String, NaiveDateTime)> = deliveries::table
         .inner_join(
@@ -358,9 +359,10 @@ pub fn followup_sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResul
         ))
         .load(conn)?;
     let mut made = 0;
+    let ctx = Ctx::system("delivery-followup", now);
     for (pid, id, window) in due {
         let created = write_transaction(conn, |c| {
-            crate::tasks::ensure(
+            let created = crate::tasks::ensure(
                 c,
                 &pid,
                 &crate::tasks::NewTask {
@@ -377,7 +379,17 @@ pub fn followup_sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResul
                     due_on: Some(crate::guidance::to_local(now.naive_utc()).date()),
                 },
                 now.naive_utc(),
-            )
+            )?;
+            if created {
+                audit::record(
+                    c,
+                    &ctx,
+                    Event::ok(Some(&pid), "delivery.followup_task")
+                        .subject("delivery", &id)
+                        .detail("receipt not confirmed"),
+                )?;
+            }
+            Ok::<_, diesel::result::Error>(created)
         })?;
         if created {
             made += 1;

@@ -76,6 +76,7 @@ async fn narcotics_travel_with_staff_enter_the_ledger_and_unconfirmed_receipt_is
         .load(&mut s.app.conn())
         .unwrap();
     assert_eq!(tasks.len(), 1);
+    assert_eq!(s.app.audit("delivery.followup_task").len(), 1);
     assert!(
         !tasks[0].contains("山田"),
         "no patient names in task titles"
